@@ -1,0 +1,30 @@
+/* q-qmp-client-private.h
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "q-qmp-client.h"
+
+G_BEGIN_DECLS
+
+/* Called on the worker thread, in arrival order, before the `event`
+ * signal is marshalled to the owner's context. @event is borrowed. */
+typedef void (*QQmpEventHook)  (JsonObject   *event,
+                                gpointer      user_data);
+/* Called on the worker thread once the connection is closed; @error is
+ * NULL for a close we asked for. */
+typedef void (*QQmpClosedHook) (const GError *error,
+                                gpointer      user_data);
+
+void q_qmp_client_set_hooks      (QQmpClient     *self,
+                                  QQmpEventHook   event_hook,
+                                  QQmpClosedHook  closed_hook,
+                                  gpointer        user_data);
+void q_qmp_client_fail           (QQmpClient     *self,
+                                  const GError   *error);
+
+G_END_DECLS
