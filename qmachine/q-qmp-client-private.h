@@ -24,6 +24,8 @@ void q_qmp_client_set_hooks      (QQmpClient     *self,
                                   QQmpEventHook   event_hook,
                                   QQmpClosedHook  closed_hook,
                                   gpointer        user_data);
+void q_qmp_client_set_owner_context (QQmpClient   *self,
+                                     GMainContext *context);
 void q_qmp_client_fail           (QQmpClient     *self,
                                   const GError   *error);
 

@@ -2147,6 +2147,22 @@ q_qmp_client_set_hooks (QQmpClient     *self,
   g_mutex_unlock (&self->core->mutex);
 }
 
+/* Signals go to @context instead of the creator's. Call right after
+ * q_qmp_client_new() on the worker thread, before it returns to its
+ * loop, so that no emission can have been queued yet. */
+void
+q_qmp_client_set_owner_context (QQmpClient   *self,
+                                GMainContext *context)
+{
+  g_return_if_fail (Q_IS_QMP_CLIENT (self));
+  g_assert (q_worker_is_current ());
+
+  g_mutex_lock (&self->core->mutex);
+  g_clear_pointer (&self->core->owner_context, g_main_context_unref);
+  self->core->owner_context = g_main_context_ref (context);
+  g_mutex_unlock (&self->core->mutex);
+}
+
 void
 q_qmp_client_fail (QQmpClient   *self,
                    const GError *error)
