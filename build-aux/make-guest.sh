@@ -9,8 +9,8 @@
 # and keeps a cache/work directory in OUTDIR/work.
 #
 # Everything comes from Debian's apt repositories. Nothing is installed on the
-# host: the kernel .deb is fetched with `apt-get download` and unpacked with
-# `dpkg-deb -x` into OUTDIR/work. Required host packages (installed by the
+# host: the kernel .deb is fetched with `apt-get download` into OUTDIR/work
+# and only boot/ plus two modules are unpacked from it (dpkg-deb | tar). Required host packages (installed by the
 # project's dependency script, not here): busybox-static, cpio, gzip, apt.
 #
 # Boot it with:
@@ -21,11 +21,11 @@
 # Guest behaviour (/init):
 #   * mounts /proc, /sys, /dev (devtmpfs), lowers the kernel console loglevel
 #     so printk output does not interleave with what init prints;
-#   * if the kernel command line has qmachine.flood=N, prints N filler lines
-#     of 100 bytes (99 chars + newline) to the console first;
 #   * loads the ACPI power button driver (button.ko + evdev.ko from the same
 #     kernel package) and powers off when the button is pressed, so QMP
 #     system_powerdown shuts the guest down (QEMU -no-reboot then exits);
+#   * if the kernel command line has qmachine.flood=N, prints N filler lines
+#     of 100 bytes ("flood NNNNNNNN xxx...", 99 chars + newline) first;
 #   * prints the line "QMACHINE-GUEST-READY" on the console;
 #   * runs an interactive busybox shell (prompt "# ") on the console;
 #   * when that shell exits, powers off (`poweroff -f`); `poweroff -f` typed in
@@ -175,12 +175,15 @@ if [ -z "$DEB" ] || ! dpkg-deb --info "$DEB" >/dev/null 2>&1; then
     dpkg-deb --info "$DEB" >/dev/null 2>&1 || die "downloaded file '$DEB' is not a valid .deb"
     mv -f -- "$DEB" "$DEBDIR/" || die "cannot move the .deb into '$DEBDIR'"
     DEB=$DEBDIR/$(basename -- "$DEB")
+    # Drop kernels cached by earlier runs (older ABI or version).
+    find "$DEBDIR" -maxdepth 1 -type f -name 'linux-image-*.deb' \
+        ! -name "$(basename -- "$DEB")" -delete
 fi
 info "kernel .deb: $DEB"
 
 KX=$(mktemp -d "$WORK/.kernel.XXXXXX")
 TMPFILES+=("$KX")
-# Only boot/ is needed; modules are not used (see the config check below).
+# boot/ holds the kernel image and its config.
 dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KX" --wildcards './boot/*' ||
     die "cannot unpack boot/ from '$DEB'"
 
@@ -197,7 +200,8 @@ KIMG=$(find "$KX/boot" -maxdepth 1 -type f -name 'vmlinuz-*' -print | head -n1)
 [ -n "$KIMG" ] || die "no boot/vmlinuz-* in '$DEB'"
 KCONFIG=$(find "$KX/boot" -maxdepth 1 -type f -name 'config-*' -print | head -n1)
 
-# The guest uses no kernel modules: everything it needs must be built in.
+# Everything the guest needs to boot and talk must be built in (it loads no
+# modules except the optional power button ones).
 if [ -n "$KCONFIG" ]; then
     for opt in CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_DEVTMPFS CONFIG_PROC_FS \
         CONFIG_SYSFS CONFIG_SERIAL_8250 CONFIG_SERIAL_8250_CONSOLE CONFIG_ACPI \
@@ -253,8 +257,9 @@ export PATH=/bin HOME=/root TERM=vt100
 [ -t 1 ] || exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-# Keep printk (KERN_ERR and below) off the console so that it does not
-# interleave with the lines printed here and the shell's output.
+# Only KERN_EMERG printk messages (panics, "reboot: Power down") reach the
+# console from now on, so kernel messages do not interleave with the lines
+# printed here and the shell's output.
 echo 1 >/proc/sys/kernel/printk 2>/dev/null || dmesg -n 1 2>/dev/null
 stty -F /dev/console sane 2>/dev/null
 
@@ -266,8 +271,13 @@ if [ -f /lib/modules/button.ko ]; then
     insmod /lib/modules/button.ko 2>/dev/null
     for ev in /sys/class/input/event*; do
         [ "\$(cat "\$ev/device/name" 2>/dev/null)" = "Power Button" ] || continue
-        (dd if="/dev/input/\${ev##*/}" of=/dev/null bs=24 count=1 2>/dev/null &&
-            poweroff -f) </dev/null >/dev/null 2>&1 &
+        # Open the device here, before the ready marker, so that no press
+        # after the marker is missed; the watcher inherits the open file.
+        # ("command" keeps a failed exec redirection from exiting init.)
+        command exec 3<"/dev/input/\${ev##*/}" || continue
+        (dd of=/dev/null bs=24 count=1 <&3 3<&- >/dev/null 2>&1 &&
+            poweroff -f) >/dev/null 2>&1 &
+        exec 3<&-
     done
 fi
 

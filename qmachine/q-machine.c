@@ -2682,9 +2682,9 @@ shutdown_start (gpointer data)
   if (run->finished)
     {
       if (run->shutdown_error != NULL)
-        g_task_return_error (g_steal_pointer (&op->task), g_error_copy (run->shutdown_error));
+        g_task_return_error (op->task, g_error_copy (run->shutdown_error));
       else
-        g_task_return_boolean (g_steal_pointer (&op->task), TRUE);
+        g_task_return_boolean (op->task, TRUE);
       return G_SOURCE_REMOVE;
     }
 

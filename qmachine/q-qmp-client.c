@@ -167,6 +167,30 @@ enum {
 static GParamSpec *properties [N_PROPS];
 static guint signals [N_SIGNALS];
 
+/* Return through a task held in @slot, and drop that reference. */
+static void
+take_task_return_error (GTask  **slot,
+                        GError  *error)
+{
+  GTask *task = g_steal_pointer (slot);
+
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static void
+take_task_return_boolean (GTask    **slot,
+                          gboolean   value)
+{
+  GTask *task = g_steal_pointer (slot);
+
+  g_task_return_boolean (task, value);
+  g_object_unref (task);
+}
+
+#define take_task_return_new_error(slot, domain, code, ...) \
+  take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
+
 static void core_close       (Core         *core,
                               const GError *error);
 static void core_write_next  (Core         *core);
@@ -917,13 +941,13 @@ core_close (Core         *core,
   while ((p = g_queue_pop_head (&core->sent)))
     {
       if (p->task != NULL)
-        g_task_return_error (g_steal_pointer (&p->task), g_error_copy (fail));
+        take_task_return_error (&p->task, g_error_copy (fail));
       g_hash_table_remove (core->pending, p->id);
     }
   while ((p = g_queue_pop_head (&core->outq)))
     {
       if (p->task != NULL)
-        g_task_return_error (g_steal_pointer (&p->task), g_error_copy (fail));
+        take_task_return_error (&p->task, g_error_copy (fail));
       g_hash_table_remove (core->pending, p->id);
     }
   g_assert (g_hash_table_size (core->pending) == 0);
@@ -1010,7 +1034,7 @@ core_do_execute (gpointer data)
 
   if (core->closed)
     {
-      g_task_return_error (g_steal_pointer (&p->task), core_closed_error (core));
+      take_task_return_error (&p->task, core_closed_error (core));
       pending_free (p);
       return G_SOURCE_REMOVE;
     }
@@ -1039,7 +1063,7 @@ core_do_cancel (gpointer data)
   if (p == NULL || p->task == NULL)
     return G_SOURCE_REMOVE;
 
-  g_task_return_new_error (g_steal_pointer (&p->task), G_IO_ERROR, G_IO_ERROR_CANCELLED,
+  take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                            "The QMP command %s was cancelled", p->id);
 
   if (!p->sent)
@@ -1077,14 +1101,14 @@ core_do_negotiate (gpointer data)
 
   if (core->closed)
     {
-      g_task_return_error (g_steal_pointer (&r->task), core_closed_error (core));
+      take_task_return_error (&r->task, core_closed_error (core));
       return G_SOURCE_REMOVE;
     }
   if (g_task_return_error_if_cancelled (r->task))
     return G_SOURCE_REMOVE;
   if (core->negotiate_task != NULL || core->negotiated)
     {
-      g_task_return_new_error (g_steal_pointer (&r->task), G_IO_ERROR, G_IO_ERROR_PENDING,
+      take_task_return_new_error (&r->task, G_IO_ERROR, G_IO_ERROR_PENDING,
                                core->negotiated ? "QMP capabilities are already negotiated"
                                                 : "QMP negotiation is already in progress");
       return G_SOURCE_REMOVE;
@@ -1130,7 +1154,7 @@ core_do_close (gpointer data)
 
   if (core->closed)
     {
-      g_task_return_boolean (g_steal_pointer (&r->task), TRUE);
+      take_task_return_boolean (&r->task, TRUE);
       return G_SOURCE_REMOVE;
     }
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# run-tests.sh - install what is missing, build qmachine and run every test.
+#
+# Copyright 2026 The qmachine authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Usage: build-aux/run-tests.sh [MESON-SETUP-OPTION...]
+#
+# Builds with warnings fatal (-Dwerror=true), the GIR, the Vala bindings and
+# the API reference (so g-ir-scanner and gi-docgen warnings fail too), then
+# runs `meson test --print-errorlogs`: the unit, qemu and docs suites.
+# Extra arguments go to `meson setup` (e.g. -Dguest_tests=false).
+#
+# Environment:
+#   QMACHINE_BUILDDIR        build directory (default: _build)
+#   QMACHINE_SKIP_DEPS=1     do not run build-aux/install-deps.sh
+#   QMACHINE_TEST_ARGS       extra arguments for `meson test` (word-split)
+#
+# Exits non-zero when anything fails.
+
+set -euo pipefail
+
+cd -- "$(dirname -- "$(readlink -f -- "$0")")/.."
+
+BUILDDIR=${QMACHINE_BUILDDIR:-_build}
+
+if [ "${QMACHINE_SKIP_DEPS:-0}" != 1 ]; then
+  ./build-aux/install-deps.sh
+fi
+
+setup_args=(-Dwerror=true -Dintrospection=enabled -Dvapi=true -Ddocs=true "$@")
+
+if [ -f "$BUILDDIR/meson-private/coredata.dat" ]; then
+  echo "run-tests.sh: reconfiguring $BUILDDIR with ${setup_args[*]}"
+  meson setup --reconfigure "${setup_args[@]}" "$BUILDDIR"
+else
+  echo "run-tests.sh: configuring $BUILDDIR with ${setup_args[*]}"
+  meson setup "${setup_args[@]}" "$BUILDDIR"
+fi
+
+meson compile -C "$BUILDDIR"
+
+# shellcheck disable=SC2206
+test_args=(${QMACHINE_TEST_ARGS:-})
+meson test -C "$BUILDDIR" --print-errorlogs "${test_args[@]}"

@@ -1,0 +1,817 @@
+/* test-machine.c: QMachine against Debian's real qemu-system-x86_64
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+
+#include "qmachine.h"
+
+static const char *
+qemu_binary (void)
+{
+  const char *env = g_getenv ("QMACHINE_TEST_QEMU");
+  return env ? env : "qemu-system-x86_64";
+}
+
+typedef struct
+{
+  char     *base;      /* per-test base temp dir: must be empty afterwards */
+  QMachine *machine;
+  GPtrArray *states;   /* QMachineState seen through notify::state */
+  int        exited;   /* times ::exited was emitted */
+  int        exit_code;
+} Fixture;
+
+static void
+state_cb (QMachine *m, GParamSpec *pspec, Fixture *f)
+{
+  g_ptr_array_add (f->states, GINT_TO_POINTER (q_machine_get_state (m)));
+}
+
+static void
+exited_cb (QMachine *m, int code, Fixture *f)
+{
+  f->exited++;
+  f->exit_code = code;
+}
+
+static QMachine *
+new_machine (Fixture *f)
+{
+  QMachine *m = q_machine_new (qemu_binary ());
+
+  q_machine_set_base_temp_dir (m, f->base);
+  q_machine_add_args (m, "-nodefaults", NULL);
+  q_machine_set_machine (m, "none");
+  return m;
+}
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  f->base = g_dir_make_tmp ("qm-test-XXXXXX", NULL);
+  g_assert_nonnull (f->base);
+  f->states = g_ptr_array_new ();
+  f->machine = new_machine (f);
+  g_signal_connect (f->machine, "notify::state", G_CALLBACK (state_cb), f);
+  g_signal_connect (f->machine, "exited", G_CALLBACK (exited_cb), f);
+}
+
+static void
+pump (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+assert_process_gone (int pid)
+{
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill (pid, 0), ==, -1);
+  g_assert_cmpint (errno, ==, ESRCH);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  GDir *dir;
+
+  if (f->machine)
+    {
+      g_assert_true (q_machine_kill (f->machine, NULL, NULL));
+      g_clear_object (&f->machine);
+    }
+  pump ();
+
+  /* Nothing left behind in the base temp dir. */
+  dir = g_dir_open (f->base, 0, NULL);
+  g_assert_nonnull (dir);
+  g_assert_null (g_dir_read_name (dir));
+  g_dir_close (dir);
+  g_rmdir (f->base);
+  g_free (f->base);
+  g_ptr_array_unref (f->states);
+}
+
+/* Async helpers: iterate the default context until the callback ran. */
+static void
+store_result (GObject *o, GAsyncResult *r, gpointer data)
+{
+  *(GAsyncResult **)data = g_object_ref (r);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static void
+test_lifecycle (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *temp_dir = NULL;
+  int code = 12345;
+  int pid;
+
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  g_assert_false (q_machine_get_exit_code (f->machine, &code));
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  pump ();
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_RUNNING);
+  g_assert_true (q_machine_is_running (f->machine));
+  pid = q_machine_get_pid (f->machine);
+  g_assert_cmpint (pid, >, 0);
+  g_assert_cmpint (kill (pid, 0), ==, 0);
+  g_assert_nonnull (q_machine_get_qmp_client (f->machine));
+  temp_dir = g_strdup (q_machine_get_temp_dir (f->machine));
+  g_assert_true (g_file_test (temp_dir, G_FILE_TEST_IS_DIR));
+  g_assert_false (q_machine_get_exit_code (f->machine, NULL));
+
+  status = q_machine_cmd (f->machine, "query-status", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (status), "status"), ==, "running");
+
+  /* Launching twice fails. */
+  g_assert_false (q_machine_launch (f->machine, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ALREADY_LAUNCHED);
+  g_clear_error (&error);
+
+  g_assert_true (q_machine_shutdown (f->machine, Q_MACHINE_SHUTDOWN_FLAGS_NONE, 10000, NULL, &error));
+  g_assert_no_error (error);
+  assert_process_gone (pid);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  g_assert_false (q_machine_is_running (f->machine));
+  g_assert_cmpint (q_machine_get_pid (f->machine), ==, 0);
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  g_assert_cmpint (code, ==, 0);
+  g_assert_nonnull (q_machine_get_log (f->machine));
+  g_assert_false (g_file_test (temp_dir, G_FILE_TEST_EXISTS));
+  g_assert_null (q_machine_get_qmp_client (f->machine));
+
+  /* Signals arrive in the owner's context. */
+  pump ();
+  g_assert_cmpint (f->exited, ==, 1);
+  g_assert_cmpint (f->exit_code, ==, 0);
+  /* One notification per transition: launching, running (seen after the
+   * first pump), shutting down, not launched. */
+  g_assert_cmpuint (f->states->len, ==, 4);
+  g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[1]), ==, Q_MACHINE_STATE_RUNNING);
+  g_assert_cmpint (GPOINTER_TO_INT (f->states->pdata[3]), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+
+  /* Shutting down again is a no-op; commands fail clearly. */
+  g_assert_true (q_machine_shutdown (f->machine, 0, 1000, NULL, &error));
+  g_assert_null (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NOT_LAUNCHED);
+  g_clear_error (&error);
+
+  /* The same object launches again. */
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (q_machine_get_pid (f->machine), !=, pid);
+  pid = q_machine_get_pid (f->machine);
+  g_assert_true (q_machine_kill (f->machine, NULL, &error));
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  g_assert_cmpint (code, ==, -SIGKILL);
+  assert_process_gone (pid);
+}
+
+static void
+test_full_args (Fixture *f, gconstpointer data)
+{
+  const char * const *argv;
+  g_autofree char *joined = NULL;
+  const char *wrapper[] = { "env", NULL };
+
+  q_machine_set_console (f->machine, "isa-serial", 2);
+  q_machine_set_wrapper (f->machine, wrapper);
+  q_machine_add_monitor_null (f->machine);
+  argv = q_machine_get_full_args (f->machine);
+  joined = g_strjoinv (" ", (char **)argv);
+  g_assert_cmpstr (joined, ==,
+                   "env qemu-system-x86_64 -display none -vga none "
+                   "-chardev socket,id=mon,fd=3 -mon chardev=mon,mode=control "
+                   "-machine none -serial null -serial null "
+                   "-chardev socket,id=console,fd=4 -device isa-serial,chardev=console "
+                   "-nodefaults -monitor null");
+}
+
+static void
+run_with_address (Fixture *f, GSocketAddress *address)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  q_machine_set_monitor_address (f->machine, address);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  ret = q_machine_cmd (f->machine, "query-version", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_object_has_member (json_node_get_object (ret), "qemu"));
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_monitor_unix (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("qm-sock-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "mon.sock", NULL);
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+
+  run_with_address (f, address);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static void
+test_monitor_tcp (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (lo, 0);
+  const char * const *argv;
+  gboolean found = FALSE;
+
+  run_with_address (f, address);
+  /* Port 0 became the port the kernel chose. */
+  argv = q_machine_get_full_args (f->machine);
+  for (guint i = 0; argv[i]; i++)
+    found |= g_str_has_prefix (argv[i], "socket,id=mon,host=127.0.0.1,port=") &&
+             !g_str_has_suffix (argv[i], "port=0");
+  g_assert_true (found);
+}
+
+static void
+test_no_qmp (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  int code;
+
+  q_machine_set_qmp_monitor (f->machine, FALSE);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (q_machine_get_qmp_client (f->machine));
+  g_assert_null (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NO_CONNECTION);
+  g_clear_error (&error);
+
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  /* SIGTERM: QEMU exits 0 after handling it, or dies of it if it came
+   * before QEMU installed its handler. */
+  g_assert_true (code == 0 || code == -SIGTERM);
+}
+
+static void
+test_bad_args (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  int code;
+
+  q_machine_add_args (f->machine, "-foo", NULL);
+  g_assert_false (q_machine_launch (f->machine, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
+  g_assert_nonnull (strstr (error->message, "-foo: invalid option"));
+  g_assert_nonnull (strstr (error->message, "-mon chardev=mon,mode=control -machine none -nodefaults -foo"));
+  g_assert_nonnull (strstr (error->message, "Exit code: 1"));
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  g_assert_cmpint (code, ==, 1);
+  g_assert_nonnull (strstr (q_machine_get_log (f->machine), "-foo: invalid option"));
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
+test_missing_binary (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QMachine) m = q_machine_new ("/nonexistent/qemu-system-x86_64");
+
+  q_machine_set_base_temp_dir (m, f->base);
+  g_assert_false (q_machine_launch (m, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/qemu-system-x86_64"));
+  g_assert_cmpint (q_machine_get_state (m), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
+test_hang_before_greeting (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  /* The wrapper replaces QEMU with a process that never speaks QMP. */
+  const char *wrapper[] = { "/bin/sh", "-c", "exec sleep 600", NULL };
+  int pid;
+
+  q_machine_set_wrapper (f->machine, wrapper);
+  q_machine_set_qmp_timeout (f->machine, 300);
+  g_assert_false (q_machine_launch (f->machine, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "Command: /bin/sh -c 'exec sleep 600'"));
+  g_assert_true (q_machine_get_exit_code (f->machine, &pid));
+  g_assert_cmpint (pid, ==, -SIGKILL);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
+test_launch_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  const char *wrapper[] = { "/bin/sh", "-c", "exec sleep 600", NULL };
+
+  q_machine_set_wrapper (f->machine, wrapper);
+  q_machine_launch_async (f->machine, cancellable, store_result, &result);
+  g_cancellable_cancel (cancellable);
+  g_assert_false (q_machine_launch_finish (f->machine, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
+test_killed_outside (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *results[3] = { NULL, NULL, NULL };
+  int pid;
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  pid = q_machine_get_pid (f->machine);
+
+  /* Stopped, QEMU cannot answer: the commands stay pending. */
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    q_machine_cmd_async (f->machine, "query-status", NULL, NULL, store_result, &results[i]);
+  pump ();
+  g_assert_null (results[0]);
+
+  g_test_expect_message ("QMachine", G_LOG_LEVEL_WARNING, "QEMU received signal 9*");
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(JsonNode) ret = q_machine_cmd_finish (f->machine, wait_result (&results[i]), &error);
+      g_assert_null (ret);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+      g_clear_error (&error);
+      g_clear_object (&results[i]);
+    }
+  while (f->exited == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (f->exit_code, ==, -SIGKILL);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  assert_process_gone (pid);
+  g_assert_true (q_machine_shutdown (f->machine, 0, 1000, NULL, &error));
+}
+
+static void
+test_stopped_at_shutdown (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  int pid, code;
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  pid = q_machine_get_pid (f->machine);
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  g_assert_false (q_machine_shutdown (f->machine, 0, 300, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN);
+  g_assert_nonnull (strstr (error->message, "did not exit in time"));
+  assert_process_gone (pid);
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  g_assert_cmpint (code, ==, -SIGKILL);
+}
+
+static void
+test_quit_then_shutdown (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) ret = NULL;
+  int code;
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  ret = q_machine_qmp (f->machine, "quit", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_object_has_member (ret, "return"));
+  /* wait() sends nothing and collects the exit. */
+  g_assert_true (q_machine_wait (f->machine, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_machine_get_exit_code (f->machine, &code));
+  g_assert_cmpint (code, ==, 0);
+}
+
+static void
+test_wait_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_false (q_machine_wait (f->machine, 200, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static char *
+fd_target (int pid, int fd)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/fd/%d", pid, fd);
+  return g_file_read_link (link, NULL);
+}
+
+static void
+test_fds (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *marker = g_build_filename (f->base, "marker", NULL);
+  g_autofree char *passed = g_build_filename (f->base, "passed", NULL);
+  g_autofree char *log_dir = g_build_filename (f->base, "logs", NULL);
+  g_autofree char *log = NULL;
+  int extra[100];
+  int passed_fd;
+  int pid;
+  GDir *dir;
+  const char *name;
+  gboolean saw_passed = FALSE;
+
+  g_assert_cmpint (g_mkdir (log_dir, 0700), ==, 0);
+  q_machine_set_log_dir (f->machine, log_dir);
+  log = g_strdup_printf ("%s/%s.log", log_dir, q_machine_get_name (f->machine));
+
+  /* 100 inheritable descriptors that QEMU must not get. */
+  for (guint i = 0; i < G_N_ELEMENTS (extra); i++)
+    {
+      extra[i] = open (marker, O_RDWR | O_CREAT, 0600);
+      g_assert_cmpint (extra[i], >=, 0);
+    }
+  passed_fd = open (passed, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_true (q_machine_add_fd (f->machine, 200, 1, "passed", NULL, &error) == FALSE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);   /* 200 is not open */
+  g_clear_error (&error);
+  g_assert_cmpint (dup2 (passed_fd, 200), ==, 200);
+  g_assert_true (q_machine_add_fd (f->machine, 200, 1, "passed", NULL, &error));
+  g_assert_no_error (error);
+  close (200);
+  close (passed_fd);
+  q_machine_set_console (f->machine, NULL, 0);
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  pid = q_machine_get_pid (f->machine);
+
+  {
+    g_autofree char *t0 = fd_target (pid, 0);
+    g_autofree char *t1 = fd_target (pid, 1);
+    g_autofree char *t2 = fd_target (pid, 2);
+    g_autofree char *t3 = fd_target (pid, 3);
+    g_autofree char *t4 = fd_target (pid, 4);
+
+    g_assert_cmpstr (t0, ==, "/dev/null");
+    g_assert_cmpstr (t1, ==, log);
+    g_assert_cmpstr (t2, ==, log);
+    g_assert_true (g_str_has_prefix (t3, "socket:"));
+    g_assert_true (g_str_has_prefix (t4, "socket:"));
+  }
+
+  {
+    g_autofree char *path = g_strdup_printf ("/proc/%d/fd", pid);
+    dir = g_dir_open (path, 0, NULL);
+    g_assert_nonnull (dir);
+    while ((name = g_dir_read_name (dir)))
+      {
+        g_autofree char *t = fd_target (pid, atoi (name));
+        /* None of our other descriptors leaked in. */
+        g_assert_cmpstr (t, !=, marker);
+        /* QEMU moves -add-fd descriptors to numbers of its own. */
+        saw_passed |= g_strcmp0 (t, passed) == 0;
+      }
+    g_dir_close (dir);
+  }
+  g_assert_true (saw_passed);
+
+  {
+    g_autoptr(JsonNode) sets = q_machine_cmd (f->machine, "query-fdsets", NULL, NULL, &error);
+    g_autoptr(JsonGenerator) gen = json_generator_new ();
+    g_autofree char *text = NULL;
+
+    g_assert_no_error (error);
+    json_generator_set_root (gen, sets);
+    text = json_generator_to_data (gen, NULL);
+    g_assert_nonnull (strstr (text, "\"opaque\":\"passed\""));
+  }
+
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (extra); i++)
+    close (extra[i]);
+  g_unlink (marker);
+  g_unlink (passed);
+  g_unlink (log);
+  g_rmdir (log_dir);
+}
+
+static void
+test_events (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) ev = NULL;
+  g_autoptr(GPtrArray) rest = NULL;
+  g_autoptr(JsonNode) match = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+
+  /* Async wait registered before the command that causes the event. */
+  q_machine_event_wait_async (f->machine, "STOP", NULL, 10000, NULL, store_result, &result);
+  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+  ev = q_machine_event_wait_finish (f->machine, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (ev, "event"), ==, "STOP");
+  g_assert_true (json_object_has_member (ev, "timestamp"));
+  g_clear_pointer (&ev, json_object_unref);
+  g_clear_object (&result);
+
+  /* Non-matching events stay queued, in order. */
+  g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
+  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+  g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
+  ev = q_machine_event_wait (f->machine, "STOP", NULL, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&ev, json_object_unref);
+  ev = q_machine_event_wait (f->machine, "RESUME", NULL, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&ev, json_object_unref);
+  /* The second RESUME arrives after its command's reply, at the latest
+   * when the next command is answered. */
+  g_assert_nonnull (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  ev = q_machine_get_event (f->machine);
+  g_assert_nonnull (ev);
+  g_assert_cmpstr (json_object_get_string_member (ev, "event"), ==, "RESUME");
+  g_clear_pointer (&ev, json_object_unref);
+  g_assert_null (q_machine_get_event (f->machine));
+
+  /* A match that fails times out and leaves the queue alone. */
+  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+  match = json_from_string ("{\"data\": {\"nope\": null}}", NULL);
+  g_assert_null (q_machine_event_wait (f->machine, "STOP", match, 200, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  rest = q_machine_get_events (f->machine);
+  g_assert_cmpuint (rest->len, ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (rest->pdata[0], "event"), ==, "STOP");
+}
+
+static void
+count_event (QMachine *m, const char *name, JsonObject *event, guint *count)
+{
+  g_assert_cmpstr (name, ==, json_object_get_string_member (event, "event"));
+  (*count)++;
+}
+
+static void
+test_event_signal_and_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  guint stops = 0, all = 0;
+
+  q_machine_set_event_queue_limit (f->machine, 2);
+  g_signal_connect (f->machine, "event::STOP", G_CALLBACK (count_event), &stops);
+  g_signal_connect (f->machine, "event", G_CALLBACK (count_event), &all);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+
+  g_test_expect_message ("QMachine", G_LOG_LEVEL_WARNING, "*event queue full*");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+      g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
+    }
+  /* Flush: the last RESUME is queued once the next reply came. */
+  g_assert_nonnull (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  while (all < 6)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (stops, ==, 3);
+  g_assert_cmpuint (q_machine_get_dropped_events (f->machine), ==, 4);
+  events = q_machine_get_events (f->machine);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (events->pdata[0], "event"), ==, "STOP");
+  g_assert_cmpstr (json_object_get_string_member (events->pdata[1], "event"), ==, "RESUME");
+}
+
+static void
+test_event_match (void)
+{
+  struct { const char *match, *event; gboolean expected; } cases[] = {
+    { NULL, "{\"foo\": 1}", TRUE },
+    { "{\"foo\": null}", "{\"foo\": {\"bar\": 1}}", TRUE },
+    { "{\"foo\": null}", "{\"foo\": 5}", TRUE },
+    { "{\"foo\": {\"abc\": null}}", "{\"foo\": {\"bar\": 1}}", FALSE },
+    { "{\"foo\": {\"rab\": 2}}", "{\"foo\": {\"bar\": 1, \"rab\": 2}}", TRUE },
+    { "{\"foo\": {\"rab\": 3}}", "{\"foo\": {\"bar\": 1, \"rab\": 2}}", FALSE },
+    { "{\"data\": {\"guest\": true}}", "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true}}", TRUE },
+    { "{\"data\": {\"guest\": true}}", "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false}}", FALSE },
+    { "{\"foo\": 1}", "5", FALSE },
+    { "\"abc\"", "\"abc\"", TRUE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) match = cases[i].match ? json_from_string (cases[i].match, NULL) : NULL;
+      g_autoptr(JsonNode) event = json_from_string (cases[i].event, NULL);
+
+      g_assert_cmpint (q_event_match (event, match), ==, cases[i].expected);
+    }
+}
+
+static void
+test_many_machines (Fixture *f, gconstpointer data)
+{
+  enum { N = 32 };
+  QMachine *machines[N];
+  GAsyncResult *results[N];
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < N; i++)
+    {
+      machines[i] = new_machine (f);
+      results[i] = NULL;
+      q_machine_launch_async (machines[i], NULL, store_result, &results[i]);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_true (q_machine_launch_finish (machines[i], wait_result (&results[i]), &error));
+      g_assert_no_error (error);
+      g_clear_object (&results[i]);
+      q_machine_cmd_async (machines[i], "query-status", NULL, NULL, store_result, &results[i]);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      g_autoptr(JsonNode) ret = q_machine_cmd_finish (machines[i], wait_result (&results[i]), &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (ret);
+      g_clear_object (&results[i]);
+      q_machine_shutdown_async (machines[i], 0, 20000, NULL, store_result, &results[i]);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      int code;
+      g_assert_true (q_machine_shutdown_finish (machines[i], wait_result (&results[i]), &error));
+      g_assert_no_error (error);
+      g_assert_true (q_machine_get_exit_code (machines[i], &code));
+      g_assert_cmpint (code, ==, 0);
+      g_clear_object (&results[i]);
+      g_object_unref (machines[i]);
+    }
+}
+
+/* The sync contract: inside a running loop, a sync call completes and
+ * does not dispatch the application's unrelated sources. */
+typedef struct
+{
+  Fixture   *f;
+  GMainLoop *loop;
+  gboolean   idle_ran;
+  gboolean   idle_ran_during_call;
+  gboolean   call_ok;
+} SyncInLoop;
+
+static gboolean
+unrelated_idle (gpointer data)
+{
+  SyncInLoop *s = data;
+  s->idle_ran = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+do_sync_calls (gpointer data)
+{
+  SyncInLoop *s = data;
+  g_autoptr(JsonNode) ret = NULL;
+
+  g_idle_add (unrelated_idle, s);
+  s->call_ok = q_machine_launch (s->f->machine, NULL, NULL);
+  ret = q_machine_cmd (s->f->machine, "query-status", NULL, NULL, NULL);
+  s->call_ok &= ret != NULL;
+  s->call_ok &= q_machine_shutdown (s->f->machine, 0, 10000, NULL, NULL);
+  s->idle_ran_during_call = s->idle_ran;
+  g_main_loop_quit (s->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_sync_in_loop (Fixture *f, gconstpointer data)
+{
+  SyncInLoop s = { f, g_main_loop_new (NULL, FALSE), FALSE, FALSE, FALSE };
+
+  g_idle_add (do_sync_calls, &s);
+  g_main_loop_run (s.loop);
+  g_assert_true (s.call_ok);
+  g_assert_false (s.idle_ran_during_call);
+  pump ();
+  g_assert_true (s.idle_ran);
+  g_main_loop_unref (s.loop);
+}
+
+/* The controller dies: QEMU must follow within a second. */
+static void
+test_controller_dies (Fixture *f, gconstpointer data)
+{
+  g_autofree char *pidfile = g_build_filename (f->base, "pid", NULL);
+  g_autofree char *contents = NULL;
+  struct pollfd pfd;
+  int pid, pidfd;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = NULL;
+      const char *path = g_getenv ("QMACHINE_TEST_PIDFILE");
+
+      g_assert_true (q_machine_launch (f->machine, NULL, &error));
+      text = g_strdup_printf ("%d", q_machine_get_pid (f->machine));
+      g_assert_true (g_file_set_contents (path, text, -1, NULL));
+      _exit (0);   /* no cleanup at all: as if killed */
+    }
+
+  g_setenv ("QMACHINE_TEST_PIDFILE", pidfile, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
+  g_unlink (pidfile);
+  pid = atoi (contents);
+  g_assert_cmpint (pid, >, 0);
+
+  pidfd = syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd < 0)
+    {
+      g_assert_cmpint (errno, ==, ESRCH);   /* already gone */
+      return;
+    }
+  pfd.fd = pidfd;
+  pfd.events = POLLIN;
+  g_assert_cmpint (poll (&pfd, 1, 1000), ==, 1);
+  close (pidfd);
+
+  /* The subprocess's temp dir was left behind by _exit(): not ours to
+   * judge here, remove it so teardown checks only this process. */
+  {
+    GDir *dir = g_dir_open (f->base, 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name (dir)))
+      {
+        g_autofree char *p = g_build_filename (f->base, name, NULL);
+        g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", p);
+        g_assert_cmpint (system (cmd), ==, 0);
+      }
+    g_dir_close (dir);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
+  ADD ("/qmachine/machine/lifecycle", test_lifecycle);
+  ADD ("/qmachine/machine/full-args", test_full_args);
+  ADD ("/qmachine/machine/monitor-unix", test_monitor_unix);
+  ADD ("/qmachine/machine/monitor-tcp", test_monitor_tcp);
+  ADD ("/qmachine/machine/no-qmp", test_no_qmp);
+  ADD ("/qmachine/machine/bad-args", test_bad_args);
+  ADD ("/qmachine/machine/missing-binary", test_missing_binary);
+  ADD ("/qmachine/machine/hang-before-greeting", test_hang_before_greeting);
+  ADD ("/qmachine/machine/launch-cancel", test_launch_cancel);
+  ADD ("/qmachine/machine/killed-outside", test_killed_outside);
+  ADD ("/qmachine/machine/stopped-at-shutdown", test_stopped_at_shutdown);
+  ADD ("/qmachine/machine/quit-then-wait", test_quit_then_shutdown);
+  ADD ("/qmachine/machine/wait-timeout", test_wait_timeout);
+  ADD ("/qmachine/machine/fds", test_fds);
+  ADD ("/qmachine/machine/events", test_events);
+  ADD ("/qmachine/machine/event-signal-and-limit", test_event_signal_and_limit);
+  ADD ("/qmachine/machine/many-machines", test_many_machines);
+  ADD ("/qmachine/machine/sync-in-loop", test_sync_in_loop);
+  ADD ("/qmachine/machine/controller-dies", test_controller_dies);
+#undef ADD
+  g_test_add_func ("/qmachine/machine/event-match", test_event_match);
+
+  return g_test_run ();
+}
