@@ -837,8 +837,7 @@ core_write_next (Core *core)
   if (core->writing || core->closed)
     return;
 
-  p = g_queue_peek_head (&core->outq);
-  if (p == NULL)
+  if (g_queue_is_empty (&core->outq))
     {
       if (core->closing)
         core_close (core, NULL);
@@ -847,13 +846,26 @@ core_write_next (Core *core)
 
   /* Each fd-bearing message replaces the fds QEMU has stashed, so an
    * fd-bearing command waits until the previous one has been answered;
-   * commands behind it wait too, to keep their order. */
-  if (p->fds != NULL && core->fd_in_flight > 0)
-    return;
-  if (!p->oob && core->oob_enabled && core->inband_in_flight >= MAX_INBAND_IN_FLIGHT_OOB)
+   * commands behind it wait too, to keep their order. In-band commands
+   * over the OOB limit wait, but out-of-band ones pass them: that is what
+   * out-of-band is for. */
+  p = NULL;
+  for (GList *l = core->outq.head; l; l = l->next)
+    {
+      Pending *candidate = l->data;
+
+      if (candidate->fds != NULL && core->fd_in_flight > 0)
+        break;
+      if (!candidate->oob && core->oob_enabled &&
+          core->inband_in_flight >= MAX_INBAND_IN_FLIGHT_OOB)
+        continue;
+      p = candidate;
+      g_queue_delete_link (&core->outq, l);
+      break;
+    }
+  if (p == NULL)
     return;
 
-  g_queue_pop_head (&core->outq);
   p->sent = TRUE;
   g_queue_push_tail (&core->sent, p);
   if (p->fds != NULL)
