@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
+#include "q-console-private.h"
 #include "q-enum-types.h"
 #include "q-error.h"
 #include "q-machine.h"
@@ -87,6 +88,8 @@ struct _Run
   int              monitor_target;
   int              console_ours;
   int              console_theirs;
+  QConsole        *console;
+  int              console_log_fd;
   int              console_target;
   GArray          *extra_fds;        /* ExtraFd */
   char            *unix_path;        /* socket file to remove */
@@ -149,11 +152,15 @@ struct _QMachine
   guint            console_index;
   GArray          *extra_fds;        /* ExtraFd, our dups */
   guint            event_queue_limit;
+  gboolean         drain_console;
+  char            *console_log;
+  guint            console_buffer_size;
 
   /* Runtime state: guarded by mutex, changed on the worker thread. */
   GMutex           mutex;
   QMachineState    state;
   Run             *run;
+  QConsole        *console;          /* of the current or last run */
   char           **full_args;
   char            *temp_dir;
   char            *iolog;
@@ -181,6 +188,9 @@ enum {
   PROP_QMP_TIMEOUT,
   PROP_MACHINE_TYPE,
   PROP_EVENT_QUEUE_LIMIT,
+  PROP_DRAIN_CONSOLE,
+  PROP_CONSOLE_LOG,
+  PROP_CONSOLE_BUFFER_SIZE,
   PROP_STATE,
   PROP_PID,
   N_PROPS
@@ -331,6 +341,9 @@ run_cleanup_files (Run *run)
   close_fd (&run->monitor_theirs);
   close_fd (&run->console_ours);
   close_fd (&run->console_theirs);
+  close_fd (&run->console_log_fd);
+  if (run->console != NULL)
+    q_console_close (run->console);
   if (run->listener != NULL)
     g_socket_close (run->listener, NULL);
   g_clear_object (&run->listener);
@@ -360,6 +373,7 @@ run_unref (Run *run)
   g_free (run->temp_dir);
   g_clear_object (&run->subprocess);
   g_clear_object (&run->qmp);
+  g_clear_object (&run->console);
   g_assert (run->launch_task == NULL);
   g_clear_error (&run->launch_error);
   g_clear_object (&run->launch_cancellable);
@@ -1125,6 +1139,7 @@ machine_prepare_run (QMachine  *self,
   g_atomic_ref_count_init (&run->ref_count);
   g_weak_ref_init (&run->machine, self);
   run->log_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
+  run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
   run->qmp_enabled = self->qmp_enabled;
   run->qmp_timeout = self->qmp_timeout;
@@ -1225,9 +1240,31 @@ machine_prepare_run (QMachine  *self,
 
   if (self->console_set)
     {
+      g_autoptr(GSocket) socket = NULL;
+
       if (!make_socketpair (&run->console_ours, &run->console_theirs, error))
         return NULL;
       run->console_target = pick_target (run->extra_fds, &next_target);
+      if (self->console_log != NULL)
+        {
+          run->console_log_fd = g_open (self->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+          if (run->console_log_fd < 0)
+            {
+              int errsv = errno;
+              g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                           "Could not create the console log %s: %s",
+                           self->console_log, g_strerror (errsv));
+              return NULL;
+            }
+        }
+      socket = g_socket_new_from_fd (run->console_ours, error);
+      if (socket == NULL)
+        return NULL;
+      run->console_ours = -1;   /* the socket owns it now */
+      run->console = q_console_new (socket, self->owner_context,
+                                    self->drain_console || self->console_log != NULL,
+                                    self->console_buffer_size,
+                                    g_steal_fd (&run->console_log_fd));
     }
 
   if (self->qmp_enabled && monitor_chardev == NULL)
@@ -1286,6 +1323,8 @@ q_machine_finalize (GObject *object)
   g_clear_object (&self->monitor_address);
   g_clear_pointer (&self->machine_type, g_free);
   g_clear_pointer (&self->console_device_type, g_free);
+  g_clear_pointer (&self->console_log, g_free);
+  g_clear_object (&self->console);
   for (guint i = 0; i < self->extra_fds->len; i++)
     close_fd (&g_array_index (self->extra_fds, ExtraFd, i).fd);
   g_clear_pointer (&self->extra_fds, g_array_unref);
@@ -1350,6 +1389,18 @@ q_machine_get_property (GObject    *object,
 
     case PROP_EVENT_QUEUE_LIMIT:
       g_value_set_uint (value, self->event_queue_limit);
+      break;
+
+    case PROP_DRAIN_CONSOLE:
+      g_value_set_boolean (value, self->drain_console);
+      break;
+
+    case PROP_CONSOLE_LOG:
+      g_value_set_string (value, self->console_log);
+      break;
+
+    case PROP_CONSOLE_BUFFER_SIZE:
+      g_value_set_uint (value, self->console_buffer_size);
       break;
 
     case PROP_STATE:
@@ -1417,6 +1468,18 @@ q_machine_set_property (GObject      *object,
 
     case PROP_EVENT_QUEUE_LIMIT:
       q_machine_set_event_queue_limit (self, g_value_get_uint (value));
+      break;
+
+    case PROP_DRAIN_CONSOLE:
+      q_machine_set_drain_console (self, g_value_get_boolean (value));
+      break;
+
+    case PROP_CONSOLE_LOG:
+      q_machine_set_console_log (self, g_value_get_string (value));
+      break;
+
+    case PROP_CONSOLE_BUFFER_SIZE:
+      q_machine_set_console_buffer_size (self, g_value_get_uint (value));
       break;
 
     default:
@@ -1572,6 +1635,44 @@ q_machine_class_init (QMachineClass *klass)
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /**
+   * QMachine:drain-console:
+   *
+   * Whether the console is read continuously into a bounded buffer from
+   * the first byte, whether or not anyone waits on it, so the guest never
+   * blocks on it and nothing it prints is missed. Implied by
+   * [property@QMachine.Machine:console-log].
+   *
+   * Since: 1.0
+   */
+  properties [PROP_DRAIN_CONSOLE] =
+    g_param_spec_boolean ("drain-console", NULL, NULL, FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QMachine:console-log:
+   *
+   * A file that receives everything the console prints (created afresh
+   * at each launch). Setting it turns on draining.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_CONSOLE_LOG] =
+    g_param_spec_string ("console-log", NULL, NULL, NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QMachine:console-buffer-size:
+   *
+   * How many bytes of console output are kept; beyond that the oldest are
+   * dropped (and counted).
+   *
+   * Since: 1.0
+   */
+  properties [PROP_CONSOLE_BUFFER_SIZE] =
+    g_param_spec_uint ("console-buffer-size", NULL, NULL, 1, G_MAXINT, Q_CONSOLE_DEFAULT_BUFFER_SIZE,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
    * QMachine:state:
    *
    * Where the machine is in its lifecycle.
@@ -1649,6 +1750,7 @@ q_machine_init (QMachine *self)
   self->qmp_enabled = TRUE;
   self->qmp_timeout = Q_MACHINE_DEFAULT_QMP_TIMEOUT;
   self->event_queue_limit = Q_MACHINE_DEFAULT_EVENT_QUEUE_LIMIT;
+  self->console_buffer_size = Q_CONSOLE_DEFAULT_BUFFER_SIZE;
   self->extra_fds = g_array_new (FALSE, TRUE, sizeof (ExtraFd));
 }
 
@@ -2173,6 +2275,150 @@ q_machine_set_console (QMachine   *self,
 }
 
 /**
+ * q_machine_get_drain_console:
+ * @self: a `QMachine`
+ *
+ * Gets [property@QMachine.Machine:drain-console].
+ *
+ * Returns: whether the console is drained
+ *
+ * Since: 1.0
+ */
+gboolean
+q_machine_get_drain_console (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
+  return self->drain_console;
+}
+
+/**
+ * q_machine_set_drain_console:
+ * @self: a `QMachine`
+ * @drain: whether to drain the console
+ *
+ * Sets [property@QMachine.Machine:drain-console]. Takes effect at the next
+ * launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_drain_console (QMachine *self,
+                             gboolean  drain)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  drain = !!drain;
+  if (self->drain_console != drain)
+    {
+      self->drain_console = drain;
+      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_DRAIN_CONSOLE]);
+    }
+}
+
+/**
+ * q_machine_get_console_log:
+ * @self: a `QMachine`
+ *
+ * Gets [property@QMachine.Machine:console-log].
+ *
+ * Returns: (nullable) (type filename): the console log path
+ *
+ * Since: 1.0
+ */
+const char *
+q_machine_get_console_log (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+  return self->console_log;
+}
+
+/**
+ * q_machine_set_console_log:
+ * @self: a `QMachine`
+ * @path: (nullable) (type filename): where to log the console, or %NULL
+ *
+ * Sets [property@QMachine.Machine:console-log].
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_console_log (QMachine   *self,
+                           const char *path)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  if (set_str (&self->console_log, path))
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_CONSOLE_LOG]);
+}
+
+/**
+ * q_machine_get_console_buffer_size:
+ * @self: a `QMachine`
+ *
+ * Gets [property@QMachine.Machine:console-buffer-size].
+ *
+ * Returns: the buffer size in bytes
+ *
+ * Since: 1.0
+ */
+guint
+q_machine_get_console_buffer_size (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), 0);
+  return self->console_buffer_size;
+}
+
+/**
+ * q_machine_set_console_buffer_size:
+ * @self: a `QMachine`
+ * @size: bytes of console output to keep (at least 1)
+ *
+ * Sets [property@QMachine.Machine:console-buffer-size]. Takes effect at
+ * the next launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_console_buffer_size (QMachine *self,
+                                   guint     size)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (size > 0);
+
+  if (self->console_buffer_size != size)
+    {
+      self->console_buffer_size = size;
+      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_CONSOLE_BUFFER_SIZE]);
+    }
+}
+
+/**
+ * q_machine_get_console:
+ * @self: a `QMachine`
+ *
+ * Gets the console of the current or last launch. It stays readable (its
+ * buffered output) after shutdown, until the next launch replaces it.
+ *
+ * Returns: (transfer none) (nullable): the console, or %NULL when the
+ *   machine has none or was never launched
+ *
+ * Since: 1.0
+ */
+QConsole *
+q_machine_get_console (QMachine *self)
+{
+  QConsole *ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  ret = self->console;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
  * q_machine_add_monitor_null:
  * @self: a `QMachine`
  *
@@ -2540,6 +2786,7 @@ q_machine_launch_async (QMachine            *self,
     }
 
   self->run = run;
+  g_set_object (&self->console, run->console);
   g_strfreev (self->full_args);
   self->full_args = g_strdupv (run->argv);
   self->have_exit_code = FALSE;
@@ -2693,7 +2940,8 @@ shutdown_start (gpointer data)
   g_ptr_array_add (run->finish_tasks, g_steal_pointer (&op->task));
 
   /* An unread console must never keep QEMU from exiting. */
-  close_fd (&run->console_ours);
+  if (run->console != NULL)
+    q_console_close (run->console);
 
   if (op->flags & Q_MACHINE_SHUTDOWN_FLAGS_HARD)
     {

@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "q-console.h"
 #include "q-qmp-client.h"
 #include "q-version-macros.h"
 
@@ -144,6 +145,23 @@ QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_set_console        (QMachine              *self,
                                                    const char            *device_type,
                                                    guint                  console_index);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_get_drain_console  (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_drain_console  (QMachine              *self,
+                                                   gboolean               drain);
+QMACHINE_AVAILABLE_IN_ALL
+const char          *q_machine_get_console_log    (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_console_log    (QMachine              *self,
+                                                   const char            *path);
+QMACHINE_AVAILABLE_IN_ALL
+guint                q_machine_get_console_buffer_size (QMachine         *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_console_buffer_size (QMachine         *self,
+                                                        guint             size);
+QMACHINE_AVAILABLE_IN_ALL
+QConsole            *q_machine_get_console        (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_monitor_null   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
