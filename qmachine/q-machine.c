@@ -206,10 +206,12 @@ static GParamSpec *properties [N_PROPS];
 static guint signals [N_SIGNALS];
 
 #define DRAIN_TIMEOUT_MSEC 2000
+#define LAUNCH_GRACE_MSEC 1000
 #define KILL_REAP_TIMEOUT_MSEC 60000
 
 static void run_finish_maybe (Run *run);
 static void machine_kill_process (Run *run, gboolean user);
+static void launch_fail (Run *run, GError *error);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -686,11 +688,8 @@ machine_qmp_closed_hook (const GError *error,
 
   run->qmp_closed = TRUE;
   if (run->launch_task != NULL && run->launch_error == NULL)
-    {
-      run->launch_error = error ? g_error_copy (error)
-                                : g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "QMP closed");
-      machine_kill_process (run, FALSE);
-    }
+    launch_fail (run, error ? g_error_copy (error)
+                            : g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "QMP closed"));
   run_finish_maybe (run);
 }
 
@@ -755,6 +754,16 @@ child_setup (gpointer data)
     _exit (127);
 }
 
+static gboolean
+launch_grace_cb (gpointer data)
+{
+  Run *run = data;
+
+  g_clear_pointer (&run->launch_timeout, g_source_unref);
+  machine_kill_process (run, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 launch_fail (Run    *run,
              GError *error)
@@ -765,7 +774,17 @@ launch_fail (Run    *run,
       return;
     }
   run->launch_error = error;
-  machine_kill_process (run, FALSE);
+
+  /* QEMU closing the monitor during launch usually means it is exiting
+   * (bad arguments): give it a moment so its own exit status and
+   * complaint are what the error reports, then kill it. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !run->exited)
+    {
+      destroy_source (&run->launch_timeout);
+      run->launch_timeout = q_worker_timeout_source (LAUNCH_GRACE_MSEC, launch_grace_cb, run, NULL);
+    }
+  else
+    machine_kill_process (run, FALSE);
   run_finish_maybe (run);
 }
 

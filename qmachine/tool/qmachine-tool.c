@@ -1,0 +1,560 @@
+/* qmachine-tool.c: the qmachine command-line tool
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+
+#include <qmachine.h>
+
+/* Exit codes (documented in docs/tool.md). */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILURE_ = 1,      /* launch failed, a shell command failed, abnormal shutdown */
+  EXIT_USAGE = 2,
+};
+
+typedef struct
+{
+  GMainLoop        *loop;
+  QMachine         *machine;
+  QConsole         *console;
+  GDataInputStream *stdin_lines;
+  GCancellable     *cancellable;
+  gboolean          want_console;
+  gboolean          qmp_shell;
+  char             *wait_pattern;
+  int               timeout_msec;
+  int               status;
+  gboolean          stopping;
+  gboolean          had_error;
+} Tool;
+
+static void tool_read_next (Tool *tool);
+static void tool_stop      (Tool *tool, const char *why);
+
+static void
+print_json_object (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_node_set_object (node, object);
+  json_generator_set_root (gen, node);
+  text = json_generator_to_data (gen, NULL);
+  g_print ("%s\n", text);
+  fflush (stdout);
+}
+
+static void
+event_cb (QMachine   *machine,
+          const char *name,
+          JsonObject *event,
+          Tool       *tool)
+{
+  print_json_object (event);
+}
+
+static void
+output_cb (QConsole *console,
+           GBytes   *chunk,
+           Tool     *tool)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (chunk, &len);
+
+  if (tool->want_console)
+    {
+      fwrite (data, 1, len, stdout);
+      fflush (stdout);
+    }
+}
+
+static void
+exited_cb (QMachine *machine,
+           int       exit_code,
+           Tool     *tool)
+{
+  g_printerr ("qmachine: QEMU exited with code %d\n", exit_code);
+  if (exit_code != 0 && tool->status == EXIT_OK)
+    tool->status = exit_code > 0 ? exit_code : 128 - exit_code;
+  tool_stop (tool, NULL);
+}
+
+static void
+shutdown_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!q_machine_shutdown_finish (Q_MACHINE (object), result, &error))
+    {
+      g_printerr ("qmachine: %s\n", error->message);
+      tool->status = EXIT_FAILURE_;
+    }
+  g_main_loop_quit (tool->loop);
+}
+
+/* Shuts QEMU down (gracefully) and quits; idempotent. */
+static void
+tool_stop (Tool       *tool,
+           const char *why)
+{
+  if (tool->stopping)
+    return;
+  tool->stopping = TRUE;
+  if (why != NULL)
+    g_printerr ("qmachine: %s, shutting down\n", why);
+  g_cancellable_cancel (tool->cancellable);
+  q_machine_shutdown_async (tool->machine, Q_MACHINE_SHUTDOWN_FLAGS_NONE, tool->timeout_msec,
+                            NULL, shutdown_cb, tool);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  tool_stop (data, "interrupted");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+command_failed (Tool         *tool,
+                const char   *what,
+                const GError *error)
+{
+  g_autoptr(JsonObject) obj = json_object_new ();
+  JsonObject *err = json_object_new ();
+
+  json_object_set_string_member (err, "class", "qmachine");
+  json_object_set_string_member (err, "desc", error->message);
+  json_object_set_object_member (obj, "error", err);
+  print_json_object (obj);
+  g_printerr ("qmachine: %s: %s\n", what, error->message);
+  tool->had_error = TRUE;
+}
+
+static void
+qmp_done_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) response = q_machine_qmp_finish (Q_MACHINE (object), result, &error);
+
+  if (response == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        command_failed (tool, "QMP command", error);
+    }
+  else
+    {
+      json_object_remove_member (response, "id");
+      print_json_object (response);
+    }
+  tool_read_next (tool);
+}
+
+static void
+event_wait_done_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) event = q_machine_event_wait_finish (Q_MACHINE (object), result, &error);
+
+  /* The event itself was printed by the signal handler. */
+  if (event == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    command_failed (tool, "wait-event", error);
+  tool_read_next (tool);
+}
+
+static void
+console_wait_done_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *seen = q_console_wait_for_finish (Q_CONSOLE (object), result, &error);
+
+  if (seen == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    command_failed (tool, "wait-console", error);
+  else if (seen != NULL)
+    g_printerr ("qmachine: console matched \"%s\"\n", seen);
+  tool_read_next (tool);
+}
+
+static void
+console_write_done_cb (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!q_console_write_finish (Q_CONSOLE (object), result, &error))
+    command_failed (tool, "console", error);
+  tool_read_next (tool);
+}
+
+/* One line of the shell: `cmd NAME [JSON-ARGS]`, a raw QMP object,
+ * `wait-event NAME [SECONDS]`, `wait-console PATTERN`, `console TEXT`. */
+static void
+tool_handle_line (Tool       *tool,
+                  const char *line)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) words = NULL;
+
+  while (g_ascii_isspace (*line))
+    line++;
+  if (*line == '\0' || *line == '#')
+    {
+      tool_read_next (tool);
+      return;
+    }
+
+  if (*line == '{')
+    {
+      g_autoptr(JsonNode) node = json_from_string (line, &error);
+      JsonObject *obj;
+      const char *name;
+
+      if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+        {
+          if (error == NULL)
+            error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a JSON object");
+          command_failed (tool, "raw QMP", error);
+          tool_read_next (tool);
+          return;
+        }
+      obj = json_node_get_object (node);
+      name = json_object_get_string_member_with_default (obj, "execute", NULL);
+      if (name == NULL)
+        {
+          error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "no \"execute\" member");
+          command_failed (tool, "raw QMP", error);
+          tool_read_next (tool);
+          return;
+        }
+      {
+        JsonNode *args = json_object_get_member (obj, "arguments");
+        q_machine_qmp_async (tool->machine, name,
+                             args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL,
+                             tool->cancellable, qmp_done_cb, tool);
+      }
+      return;
+    }
+
+  words = g_strsplit (line, " ", 2);
+  if (g_str_equal (words[0], "cmd") && words[1] != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_strstrip (words[1]), " ", 2);
+      g_autoptr(JsonNode) args = NULL;
+
+      if (parts[1] != NULL)
+        {
+          args = json_from_string (parts[1], &error);
+          if (args == NULL || !JSON_NODE_HOLDS_OBJECT (args))
+            {
+              if (error == NULL)
+                error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                     "the arguments must be a JSON object");
+              command_failed (tool, "cmd", error);
+              tool_read_next (tool);
+              return;
+            }
+        }
+      q_machine_qmp_async (tool->machine, parts[0], args ? json_node_get_object (args) : NULL,
+                           tool->cancellable, qmp_done_cb, tool);
+      return;
+    }
+
+  if (g_str_equal (words[0], "wait-event") && words[1] != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_strstrip (words[1]), " ", 2);
+      int timeout = parts[1] ? (int)(g_ascii_strtod (parts[1], NULL) * 1000) : tool->timeout_msec;
+
+      q_machine_event_wait_async (tool->machine, parts[0], NULL, timeout,
+                                  tool->cancellable, event_wait_done_cb, tool);
+      return;
+    }
+
+  if ((g_str_equal (words[0], "wait-console") || g_str_equal (words[0], "console")) &&
+      words[1] != NULL)
+    {
+      if (tool->console == NULL)
+        {
+          error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_NO_CONNECTION,
+                               "no console: run with --console");
+          command_failed (tool, words[0], error);
+          tool_read_next (tool);
+        }
+      else if (g_str_equal (words[0], "console"))
+        {
+          g_autofree char *text = g_strconcat (words[1], "\n", NULL);
+          g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+          q_console_write_async (tool->console, bytes, tool->cancellable, console_write_done_cb, tool);
+        }
+      else
+        q_console_wait_for_async (tool->console, words[1], Q_CONSOLE_MATCH_FLAGS_NONE,
+                                  tool->timeout_msec, tool->cancellable, console_wait_done_cb, tool);
+      return;
+    }
+
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "unknown command \"%s\" (try: cmd NAME [ARGS], {raw QMP}, "
+                       "wait-event NAME [SECONDS], wait-console TEXT, console TEXT)", words[0]);
+  command_failed (tool, "shell", error);
+  tool_read_next (tool);
+}
+
+static void
+line_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object),
+                                                                     result, NULL, &error);
+
+  if (tool->stopping)
+    return;
+  if (line == NULL)
+    {
+      if (error != NULL)
+        g_printerr ("qmachine: reading stdin: %s\n", error->message);
+      tool_stop (tool, "end of input");
+      return;
+    }
+
+  if (tool->qmp_shell)
+    tool_handle_line (tool, line);
+  else
+    {
+      /* Console mode: lines typed go to the guest. */
+      g_autofree char *text = g_strconcat (line, "\n", NULL);
+      g_autoptr(GBytes) bytes = g_bytes_new (text, strlen (text));
+      q_console_write_async (tool->console, bytes, tool->cancellable, console_write_done_cb, tool);
+    }
+}
+
+static void
+tool_read_next (Tool *tool)
+{
+  if (tool->stopping || tool->stdin_lines == NULL)
+    return;
+  g_data_input_stream_read_line_async (tool->stdin_lines, G_PRIORITY_DEFAULT,
+                                       tool->cancellable, line_read_cb, tool);
+}
+
+static void
+ready_wait_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *seen = q_console_wait_for_finish (Q_CONSOLE (object), result, &error);
+
+  if (seen == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_printerr ("qmachine: %s\n", error->message);
+          tool->status = EXIT_FAILURE_;
+          tool_stop (tool, NULL);
+        }
+      return;
+    }
+  g_printerr ("qmachine: console matched \"%s\"\n", seen);
+  tool_read_next (tool);
+}
+
+static void
+launch_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!q_machine_launch_finish (Q_MACHINE (object), result, &error))
+    {
+      g_printerr ("qmachine: %s\n", error->message);
+      tool->status = EXIT_FAILURE_;
+      g_main_loop_quit (tool->loop);
+      return;
+    }
+
+  g_printerr ("qmachine: QEMU running (pid %d)\n", q_machine_get_pid (tool->machine));
+  tool->console = q_machine_get_console (tool->machine);
+  if (tool->console != NULL)
+    {
+      g_autoptr(GBytes) early = q_console_get_output (tool->console);
+
+      /* Whatever arrived before we connected, then the rest as it comes. */
+      output_cb (tool->console, early, tool);
+      g_signal_connect (tool->console, "output", G_CALLBACK (output_cb), tool);
+    }
+
+  if (tool->qmp_shell || tool->want_console)
+    {
+      GInputStream *in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+      tool->stdin_lines = g_data_input_stream_new (in);
+      g_object_unref (in);
+    }
+
+  if (tool->wait_pattern != NULL && tool->console != NULL)
+    q_console_wait_for_async (tool->console, tool->wait_pattern, Q_CONSOLE_MATCH_FLAGS_NONE,
+                              -1, tool->cancellable, ready_wait_cb, tool);
+  else
+    tool_read_next (tool);
+}
+
+static int
+cmd_run (int    argc,
+         char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *binary = NULL;
+  g_autofree char *log_dir = NULL;
+  g_autofree char *console_log = NULL;
+  gboolean console = FALSE, qmp_shell = FALSE;
+  char *wait_pattern = NULL;
+  double timeout = 30;
+  Tool tool = { 0 };
+  GOptionEntry entries[] = {
+    { "binary", 'b', 0, G_OPTION_ARG_FILENAME, &binary, "QEMU binary (default: qemu-system-x86_64)", "PATH" },
+    { "console", 'c', 0, G_OPTION_ARG_NONE, &console, "Give the VM a serial console and pass it through", NULL },
+    { "console-log", 0, 0, G_OPTION_ARG_FILENAME, &console_log, "Also log the console to FILE", "FILE" },
+    { "qmp-shell", 'q', 0, G_OPTION_ARG_NONE, &qmp_shell, "Read commands from stdin (see --help-shell)", NULL },
+    { "wait-for", 'w', 0, G_OPTION_ARG_STRING, &wait_pattern, "Wait for TEXT on the console before reading stdin", "TEXT" },
+    { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds for waits and shutdown (default 30)", "SECONDS" },
+    { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Keep QEMU's log in DIR", "DIR" },
+    { NULL }
+  };
+
+  context = g_option_context_new ("-- QEMU-ARGS… - run a VM");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context,
+    "Launches QEMU through libqmachine, prints QMP events and command replies\n"
+    "as JSON lines on stdout, passes the serial console through (--console),\n"
+    "and shuts QEMU down cleanly on Ctrl-C or at the end of input.\n"
+    "\n"
+    "With --qmp-shell, each stdin line is one of:\n"
+    "  cmd NAME [JSON-ARGS]     run a QMP command, print its response\n"
+    "  {\"execute\": …}           a raw QMP command\n"
+    "  wait-event NAME [SECS]   wait for a QMP event\n"
+    "  wait-console TEXT        wait for TEXT on the console\n"
+    "  console TEXT             type TEXT and Enter on the console\n"
+    "Without --qmp-shell but with --console, stdin lines go to the console.");
+  g_option_context_set_description (context,
+    "Exit status: 0 after a clean shutdown, 1 when QEMU failed to launch, a\n"
+    "command failed or the shutdown was abnormal, 2 on a usage error, else\n"
+    "QEMU's own non-zero exit status (128+N when killed by signal N).");
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("qmachine run: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+
+  tool.loop = g_main_loop_new (NULL, FALSE);
+  tool.cancellable = g_cancellable_new ();
+  tool.want_console = console;
+  tool.qmp_shell = qmp_shell;
+  tool.wait_pattern = wait_pattern;
+  tool.timeout_msec = timeout < 0 ? -1 : (int)(timeout * 1000);
+  tool.machine = q_machine_new (binary ? binary : "qemu-system-x86_64");
+
+  /* argv[0] is "run"; a leading "--" was eaten by GOption. */
+  for (int i = 1; i < argc; i++)
+    {
+      if (i == 1 && g_str_equal (argv[i], "--"))
+        continue;
+      q_machine_add_args (tool.machine, argv[i], NULL);
+    }
+  if (console || console_log)
+    {
+      q_machine_set_console (tool.machine, NULL, 0);
+      q_machine_set_drain_console (tool.machine, TRUE);
+      if (console_log)
+        q_machine_set_console_log (tool.machine, console_log);
+    }
+  if (log_dir)
+    q_machine_set_log_dir (tool.machine, log_dir);
+
+  g_signal_connect (tool.machine, "event", G_CALLBACK (event_cb), &tool);
+  g_signal_connect (tool.machine, "exited", G_CALLBACK (exited_cb), &tool);
+  g_unix_signal_add (SIGINT, on_signal, &tool);
+  g_unix_signal_add (SIGTERM, on_signal, &tool);
+
+  q_machine_launch_async (tool.machine, NULL, launch_cb, &tool);
+  g_main_loop_run (tool.loop);
+
+  if (tool.had_error && tool.status == EXIT_OK)
+    tool.status = EXIT_FAILURE_;
+
+  g_clear_object (&tool.stdin_lines);
+  g_clear_object (&tool.machine);
+  g_clear_object (&tool.cancellable);
+  g_main_loop_unref (tool.loop);
+  g_free (wait_pattern);
+
+  return tool.status;
+}
+
+static void
+usage (void)
+{
+  g_printerr ("Usage: qmachine COMMAND [OPTION…]\n"
+              "\n"
+              "Commands:\n"
+              "  run [OPTION…] -- QEMU-ARGS…   launch a VM (qmachine run --help)\n"
+              "  version                       print the qmachine version\n");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+
+  if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") ||
+      g_str_equal (argv[1], "help"))
+    {
+      usage ();
+      return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+
+  if (g_str_equal (argv[1], "version") || g_str_equal (argv[1], "--version"))
+    {
+      g_print ("qmachine %s\n", QMACHINE_VERSION_S);
+      return EXIT_OK;
+    }
+
+  if (g_str_equal (argv[1], "run"))
+    return cmd_run (argc - 1, argv + 1);
+
+  g_printerr ("qmachine: unknown command \"%s\"\n", argv[1]);
+  usage ();
+  return EXIT_USAGE;
+}
