@@ -141,9 +141,13 @@ static char *
 waiter_try_locked (QConsole *self,
                    Waiter   *w)
 {
-  const char *start = (const char *)self->buf->data + (self->consumed - self->base);
+  const char *start;
   gsize avail = self->buf->len - (self->consumed - self->base);
   gsize begin = 0, end = 0;
+
+  if (avail == 0)
+    return NULL;
+  start = (const char *)self->buf->data + (self->consumed - self->base);
 
   switch (w->kind)
     {

@@ -374,6 +374,8 @@ run_unref (Run *run)
   g_free (run->unix_path);
   g_free (run->temp_dir);
   g_clear_object (&run->subprocess);
+  if (run->qmp != NULL)
+    q_qmp_client_set_hooks (run->qmp, NULL, NULL, NULL);
   g_clear_object (&run->qmp);
   g_clear_object (&run->console);
   g_assert (run->launch_task == NULL);
@@ -577,6 +579,9 @@ launch_failure_error (Run        *run,
 static void
 run_finish (Run *run)
 {
+  /* Callers may hold only a borrowed pointer (the QMP hooks do), and the
+   * machine's reference goes below. */
+  g_autoptr(Run) hold = run_ref (run);
   g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
   g_autoptr(GPtrArray) tasks = g_steal_pointer (&run->finish_tasks);
   g_autoptr(GTask) launch_task = g_steal_pointer (&run->launch_task);

@@ -319,10 +319,19 @@ fake_peer_fill (FakePeer *peer,
   return TRUE;
 }
 
+/* memchr() on a GByteArray that may be empty (and then has no data). */
+static const guint8 *
+buf_find_newline (GByteArray *buf)
+{
+  if (buf->len == 0)
+    return NULL;
+  return memchr (buf->data, '\n', buf->len);
+}
+
 gboolean
 fake_peer_has_line (FakePeer *peer)
 {
-  return memchr (peer->buf->data, '\n', peer->buf->len) != NULL;
+  return buf_find_newline (peer->buf) != NULL;
 }
 
 void
@@ -346,7 +355,7 @@ fake_peer_read_line (FakePeer *peer)
   char *line;
   gsize len;
 
-  while ((nl = memchr (peer->buf->data, '\n', peer->buf->len)) == NULL)
+  while ((nl = buf_find_newline (peer->buf)) == NULL)
     {
       if (!fake_peer_fill (peer, TRUE))
         {

@@ -18,6 +18,19 @@
 #define MARKER "QMACHINE-GUEST-READY"
 #define BOOT_TIMEOUT 120000
 
+
+/* Runs a QMP command that must succeed, dropping its result. */
+static void
+cmd_ok (QMachine   *machine,
+        const char *command)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = q_machine_cmd (machine, command, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ret);
+}
+
 typedef struct
 {
   char     *base;
@@ -87,7 +100,12 @@ teardown (Fixture *f, gconstpointer data)
   const char *name;
 
   g_assert_true (q_machine_kill (f->machine, NULL, NULL));
-  g_clear_object (&f->machine);
+  g_signal_handlers_disconnect_by_data (f->machine, f);
+  /* Notifications still on their way hold the machine: let them land. */
+  g_object_add_weak_pointer (G_OBJECT (f->machine), (gpointer *)&f->machine);
+  g_object_unref (f->machine);
+  while (f->machine != NULL)
+    g_main_context_iteration (NULL, TRUE);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
@@ -255,7 +273,7 @@ test_first_line_kept (Fixture *f, gconstpointer data)
   g_assert_cmpuint (q_console_get_dropped_bytes (console), ==, 0);
 
   /* system_reset: a RESET event and a second boot. */
-  g_assert_nonnull (q_machine_cmd (f->machine, "system_reset", NULL, NULL, &error));
+  cmd_ok (f->machine, "system_reset");
   g_assert_no_error (error);
   reset = q_machine_event_wait (f->machine, "RESET", NULL, 30000, NULL, &error);
   g_assert_no_error (error);
@@ -310,7 +328,7 @@ test_unread_console_shutdown (Fixture *f, gconstpointer data)
   configure (f, "qmachine.flood=50000");
   g_assert_true (q_machine_launch (f->machine, NULL, &error));
   pid = q_machine_get_pid (f->machine);
-  g_assert_nonnull (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  cmd_ok (f->machine, "query-status");
   g_assert_true (q_machine_shutdown (f->machine, 0, 20000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (kill (pid, 0), ==, -1);

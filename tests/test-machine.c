@@ -26,6 +26,19 @@ qemu_binary (void)
   return env ? env : "qemu-system-x86_64";
 }
 
+
+/* Runs a QMP command that must succeed, dropping its result. */
+static void
+cmd_ok (QMachine   *machine,
+        const char *command)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = q_machine_cmd (machine, command, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ret);
+}
+
 typedef struct
 {
   char     *base;      /* per-test base temp dir: must be empty afterwards */
@@ -93,7 +106,12 @@ teardown (Fixture *f, gconstpointer data)
   if (f->machine)
     {
       g_assert_true (q_machine_kill (f->machine, NULL, NULL));
-      g_clear_object (&f->machine);
+      g_signal_handlers_disconnect_by_data (f->machine, f);
+      /* Notifications still on their way hold the machine: let them land. */
+      g_object_add_weak_pointer (G_OBJECT (f->machine), (gpointer *)&f->machine);
+      g_object_unref (f->machine);
+      while (f->machine != NULL)
+        g_main_context_iteration (NULL, TRUE);
     }
   pump ();
 
@@ -539,7 +557,7 @@ test_events (Fixture *f, gconstpointer data)
 
   /* Async wait registered before the command that causes the event. */
   q_machine_event_wait_async (f->machine, "STOP", NULL, 10000, NULL, store_result, &result);
-  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+  cmd_ok (f->machine, "stop");
   ev = q_machine_event_wait_finish (f->machine, wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (json_object_get_string_member (ev, "event"), ==, "STOP");
@@ -548,9 +566,9 @@ test_events (Fixture *f, gconstpointer data)
   g_clear_object (&result);
 
   /* Non-matching events stay queued, in order. */
-  g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
-  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
-  g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
+  cmd_ok (f->machine, "cont");
+  cmd_ok (f->machine, "stop");
+  cmd_ok (f->machine, "cont");
   ev = q_machine_event_wait (f->machine, "STOP", NULL, 10000, NULL, &error);
   g_assert_no_error (error);
   g_clear_pointer (&ev, json_object_unref);
@@ -559,7 +577,7 @@ test_events (Fixture *f, gconstpointer data)
   g_clear_pointer (&ev, json_object_unref);
   /* The second RESUME arrives after its command's reply, at the latest
    * when the next command is answered. */
-  g_assert_nonnull (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  cmd_ok (f->machine, "query-status");
   ev = q_machine_get_event (f->machine);
   g_assert_nonnull (ev);
   g_assert_cmpstr (json_object_get_string_member (ev, "event"), ==, "RESUME");
@@ -567,7 +585,7 @@ test_events (Fixture *f, gconstpointer data)
   g_assert_null (q_machine_get_event (f->machine));
 
   /* A match that fails times out and leaves the queue alone. */
-  g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
+  cmd_ok (f->machine, "stop");
   match = json_from_string ("{\"data\": {\"nope\": null}}", NULL);
   g_assert_null (q_machine_event_wait (f->machine, "STOP", match, 200, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -599,11 +617,11 @@ test_event_signal_and_limit (Fixture *f, gconstpointer data)
   g_test_expect_message ("QMachine", G_LOG_LEVEL_WARNING, "*event queue full*");
   for (guint i = 0; i < 3; i++)
     {
-      g_assert_nonnull (q_machine_cmd (f->machine, "stop", NULL, NULL, &error));
-      g_assert_nonnull (q_machine_cmd (f->machine, "cont", NULL, NULL, &error));
+      cmd_ok (f->machine, "stop");
+      cmd_ok (f->machine, "cont");
     }
   /* Flush: the last RESUME is queued once the next reply came. */
-  g_assert_nonnull (q_machine_cmd (f->machine, "query-status", NULL, NULL, &error));
+  cmd_ok (f->machine, "query-status");
   while (all < 6)
     g_main_context_iteration (NULL, TRUE);
   g_test_assert_expected_messages ();

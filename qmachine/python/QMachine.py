@@ -1,0 +1,429 @@
+# QMachine.py - PyGObject overrides for the QMachine namespace
+#
+# Copyright 2026 The qmachine authors
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""Pythonic overrides for ``gi.repository.QMachine``.
+
+PyGObject loads this module automatically on
+``from gi.repository import QMachine`` once it is installed in PyGObject's
+overrides directory (``gi._overridesdir``).  It changes the *synchronous*
+methods of :class:`Machine` and :class:`Console` so that Python code passes
+and receives plain ``dict``/``list``/``str``/``int``/``float``/``bool``/
+``None`` values instead of ``Json.Node``/``Json.Object``, and takes timeouts
+in seconds:
+
+- ``Machine.cmd(command, args_dict=None, conv_keys=None, **kwargs)`` returns
+  the command's ``return`` value; ``Machine.qmp(...)`` the whole response.
+  Keyword arguments have ``_`` turned into ``-`` in their names, exactly as
+  ``qemu.machine.QEMUMachine`` does (``args_dict`` is passed unchanged).
+- ``Machine.event_wait``/``events_wait``/``get_event``/``get_events``
+  return dicts; ``QMachine.event_match`` takes Python values.
+- ``Machine.launch()``, ``shutdown(hard=False, timeout=30)``, ``kill()``,
+  ``wait(timeout=30)``, ``add_args(*args)``.
+- ``Console.wait_for(pattern, regex=False, timeout=60)``,
+  ``read_line(timeout=60)``, ``write(str | bytes)``, ``get_output()``
+  returning ``bytes``.
+
+Timeouts are seconds (``int`` or ``float``); ``None`` waits forever and
+``0`` only looks at what is already there.
+
+Errors stay what the library raises: ``GLib.Error`` with the library's
+domain and code (``QMachine.machine_error_quark()`` with
+``QMachine.MachineError``, ``QMachine.qmp_error_quark()`` with
+``QMachine.QmpError``, ``Gio.io_error_quark()`` with ``Gio.IOErrorEnum``).
+
+The ``*_async``/``*_finish`` methods keep their introspected signatures and
+return values (timeouts in milliseconds, ``Json`` results); their JSON
+*inputs* additionally accept Python values.  :func:`to_python` and
+:func:`to_json` convert results by hand.
+"""
+
+import json
+import math
+import os
+import socket
+
+import gi
+try:
+    gi.require_version('Json', '1.0')
+except ValueError:  # another version was already required: keep it
+    pass
+
+from gi.repository import GLib, Gio, Json
+
+from ..module import get_introspection_module
+from ..overrides import override
+
+QMachine = get_introspection_module('QMachine')
+
+__all__ = []
+
+#: Marks the Python layer; ``qmachine.compat`` checks it is loaded.
+OVERRIDES_API = 1
+__all__.append('OVERRIDES_API')
+
+_G_MAXINT = 2 ** 31 - 1
+
+
+# --------------------------------------------------------------------------
+# JSON <-> Python
+
+
+def to_json(value):
+    """Converts a Python value (or a ``Json`` object) to a ``Json.Node``.
+
+    Accepts what ``json.dumps`` accepts; ``Json.Node``, ``Json.Object`` and
+    ``Json.Array`` pass through (wrapped in a node).
+    """
+    if isinstance(value, Json.Node):
+        return value
+    if isinstance(value, Json.Object):
+        node = Json.Node.new(Json.NodeType.OBJECT)
+        node.set_object(value)
+        return node
+    if isinstance(value, Json.Array):
+        node = Json.Node.new(Json.NodeType.ARRAY)
+        node.set_array(value)
+        return node
+    return Json.from_string(json.dumps(value, allow_nan=False))
+
+
+__all__.append('to_json')
+
+
+def to_python(value):
+    """Converts a ``Json.Node``, ``Json.Object`` or ``Json.Array`` (or
+    ``None``) to plain Python values."""
+    if value is None:
+        return None
+    if isinstance(value, (Json.Object, Json.Array)):
+        value = to_json(value)
+    if not isinstance(value, Json.Node):
+        raise TypeError(f'expected a Json value, not {type(value).__name__}')
+    return json.loads(Json.to_string(value, False))
+
+
+__all__.append('to_python')
+
+
+def _to_object(value):
+    """A ``Json.Object`` from a mapping (``None`` stays ``None``)."""
+    if value is None or isinstance(value, Json.Object):
+        return value
+    if not isinstance(value, dict):
+        try:
+            value = dict(value)
+        except (TypeError, ValueError):
+            raise TypeError('QMP arguments must be a mapping, '
+                            f'not {type(value).__name__}') from None
+    return to_json(value).get_object()
+
+
+def _to_node_or_none(value):
+    """A ``Json.Node`` for a match criterion; ``None`` means "any"."""
+    if value is None:
+        return None
+    return to_json(value)
+
+
+def _to_match_array(matches):
+    """A ``Json.Array`` of match criteria (JSON null for "any")."""
+    if matches is None or isinstance(matches, Json.Array):
+        return matches
+    array = Json.Array.new()
+    for match in matches:
+        if match is None:
+            array.add_null_element()
+        else:
+            array.add_element(to_json(match))
+    return array
+
+
+def _msec(timeout):
+    """Seconds (``None`` = forever) to the library's milliseconds (-1)."""
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError('a timeout is a number of seconds or None, '
+                        f'not {timeout!r}')
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f'a timeout cannot be negative: {timeout!r}')
+    if math.isinf(timeout):
+        return -1
+    if timeout == 0:
+        return 0
+    return min(max(1, math.ceil(timeout * 1000)), _G_MAXINT)
+
+
+def _qmp_arguments(args_dict, conv_keys, kwargs):
+    """The arguments of a QMP command, with ``qemu.machine``'s rules:
+    ``args_dict`` is used as given; keyword arguments have ``_`` replaced by
+    ``-`` in their names unless ``conv_keys`` is false."""
+    if args_dict is not None:
+        if kwargs:
+            raise TypeError('pass QMP arguments either as args_dict or as '
+                            'keyword arguments, not both')
+        if conv_keys is not None:
+            raise TypeError('conv_keys applies to keyword arguments only')
+        if isinstance(args_dict, Json.Object):
+            return args_dict
+        args = args_dict
+    else:
+        args = kwargs
+        if conv_keys is None or conv_keys:
+            args = {key.replace('_', '-'): value
+                    for key, value in args.items()}
+    if not args:
+        return None
+    return _to_object(args)
+
+
+def event_match(event, match):
+    """Checks an event against match criteria, with the semantics of
+    ``QEMUMachine.event_match``: ``None`` matches anything; a dict matches
+    when each of its keys is in *event* and matches recursively (a ``None``
+    value meaning "present, any value"); anything else matches an equal
+    value.  Takes Python values or ``Json`` nodes."""
+    return QMachine.event_match(_to_node_or_none(event),
+                                _to_node_or_none(match))
+
+
+__all__.append('event_match')
+
+
+def socket_address(address):
+    """A ``Gio.SocketAddress`` from what ``qemu.machine`` accepts as a
+    monitor address: a unix socket path (``str`` or path-like), a
+    ``(host, port)`` tuple (host names are resolved), or a
+    ``Gio.SocketAddress``; ``None`` stays ``None``."""
+    if address is None or isinstance(address, Gio.SocketAddress):
+        return address
+    if isinstance(address, (str, bytes, os.PathLike)):
+        return Gio.UnixSocketAddress.new(os.fsdecode(address))
+    if isinstance(address, (tuple, list)) and len(address) == 2:
+        host, port = address
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        if not infos:
+            raise ValueError(f'cannot resolve {host!r}')
+        numeric = infos[0][4][0]
+        inet = Gio.InetSocketAddress.new_from_string(numeric, int(port))
+        if inet is None:
+            raise ValueError(f'not a usable address: {address!r}')
+        return inet
+    raise TypeError('a monitor address is a path, a (host, port) tuple or '
+                    f'a Gio.SocketAddress, not {address!r}')
+
+
+__all__.append('socket_address')
+
+
+# --------------------------------------------------------------------------
+# Machine
+
+
+@override
+class Machine(QMachine.Machine):
+    """A QEMU virtual machine, with Pythonic synchronous methods.
+
+    ``QMachine.Machine('qemu-system-x86_64')`` and
+    ``QMachine.Machine.new('qemu-system-x86_64')`` both work.
+    """
+
+    def __init__(self, binary=None, **kwargs):
+        if binary is not None:
+            kwargs['binary'] = binary
+        super().__init__(**kwargs)
+
+    event_match = staticmethod(event_match)
+
+    # Configuration ---------------------------------------------------------
+
+    def add_args(self, *args):
+        """Appends arguments to QEMU's command line: ``add_args('-m', '256')``.
+        A single list or tuple is accepted too, as the introspected
+        method takes one."""
+        argv = []
+        for arg in args:
+            if isinstance(arg, (list, tuple)):
+                argv.extend(arg)
+            else:
+                argv.append(arg)
+        argv = [os.fsdecode(arg) if isinstance(arg, (bytes, os.PathLike))
+                else arg for arg in argv]
+        for arg in argv:
+            if not isinstance(arg, str):
+                raise TypeError(f'QEMU arguments are strings, not {arg!r}')
+        if argv:
+            super().add_args(argv)
+
+    def set_monitor_address(self, address):
+        """Sets the QMP monitor address: ``None`` (a socketpair), a unix
+        socket path, a ``(host, port)`` tuple or a ``Gio.SocketAddress``."""
+        super().set_monitor_address(socket_address(address))
+
+    @property
+    def exit_code(self):
+        """QEMU's exit status, minus the signal that killed it, or ``None``
+        while it runs or before it ever ran."""
+        ended, code = self.get_exit_code()
+        return code if ended else None
+
+    # Lifecycle -------------------------------------------------------------
+
+    def launch(self, cancellable=None):
+        """Starts QEMU and negotiates QMP; raises ``GLib.Error``
+        (``MachineError.LAUNCH_FAILED``, ``ALREADY_LAUNCHED``, or
+        ``Gio.IOErrorEnum.TIMED_OUT``) on failure."""
+        super().launch(cancellable)
+
+    def shutdown(self, hard=False, timeout=30, cancellable=None):
+        """Ends QEMU (``quit``, escalating to SIGKILL; at once with
+        ``hard=True``) and cleans up.  *timeout* is in seconds, ``None``
+        waits forever.  Raises ``GLib.Error`` with
+        ``MachineError.ABNORMAL_SHUTDOWN`` when QEMU had to be killed."""
+        if isinstance(hard, QMachine.MachineShutdownFlags):
+            raise TypeError('Machine.shutdown takes hard=True/False and a '
+                            'timeout in seconds; shutdown_async keeps the '
+                            'flags and milliseconds')
+        flags = (QMachine.MachineShutdownFlags.HARD if hard
+                 else QMachine.MachineShutdownFlags.NONE)
+        super().shutdown(flags, _msec(timeout), cancellable)
+
+    def kill(self, cancellable=None):
+        """Kills QEMU at once and cleans up."""
+        super().kill(cancellable)
+
+    def wait(self, timeout=30, cancellable=None):
+        """Waits (*timeout* seconds, ``None`` = forever) for QEMU to exit
+        by itself, then cleans up; kills it and raises ``GLib.Error``
+        (``ABNORMAL_SHUTDOWN``) when it does not exit in time."""
+        super().wait(_msec(timeout), cancellable)
+
+    # QMP -------------------------------------------------------------------
+
+    def qmp(self, command, /, args_dict=None, conv_keys=None, **kwargs):
+        """Runs a QMP command and returns the whole response as a dict
+        (an error reported by QEMU is under its ``error`` key)."""
+        arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
+        return to_python(super().qmp(command, arguments, None))
+
+    def cmd(self, command, /, args_dict=None, conv_keys=None, **kwargs):
+        """Runs a QMP command and returns its ``return`` value; an error
+        reported by QEMU raises ``GLib.Error`` in the
+        ``QMachine.qmp_error_quark()`` domain, coded by its class."""
+        arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
+        return to_python(super().cmd(command, arguments, None))
+
+    def qmp_async(self, command, arguments=None, *args, **kwargs):
+        super().qmp_async(command, _to_object(arguments), *args, **kwargs)
+
+    def cmd_async(self, command, arguments=None, *args, **kwargs):
+        super().cmd_async(command, _to_object(arguments), *args, **kwargs)
+
+    # Events ----------------------------------------------------------------
+
+    def get_event(self):
+        """Takes the oldest queued event, or returns ``None``."""
+        return to_python(super().get_event())
+
+    def get_events(self):
+        """Takes all queued events, oldest first."""
+        return [to_python(event) for event in super().get_events()]
+
+    def event_wait(self, name, timeout=60.0, match=None, cancellable=None):
+        """Waits for an event called *name* that matches *match* (see
+        :func:`event_match`) and returns it.  Queued events are searched
+        first.  Raises ``GLib.Error`` (``Gio.IOErrorEnum.TIMED_OUT``) after
+        *timeout* seconds (``0``: queued events only; ``None``: forever)."""
+        event = super().event_wait(name, _to_node_or_none(match),
+                                   _msec(timeout), cancellable)
+        return to_python(event)
+
+    def events_wait(self, events, timeout=60.0, cancellable=None):
+        """Like :meth:`event_wait`, for the first event that matches any of
+        *events*: names, or ``(name, match)`` pairs."""
+        names = []
+        matches = []
+        for item in events:
+            if isinstance(item, str):
+                names.append(item)
+                matches.append(None)
+            else:
+                name, match = item
+                names.append(name)
+                matches.append(match)
+        if not names:
+            raise ValueError('events_wait needs at least one event name')
+        event = super().events_wait(names, _to_match_array(matches),
+                                    _msec(timeout), cancellable)
+        return to_python(event)
+
+    def event_wait_async(self, name, match=None, *args, **kwargs):
+        super().event_wait_async(name, _to_node_or_none(match),
+                                 *args, **kwargs)
+
+    def events_wait_async(self, names, matches=None, *args, **kwargs):
+        super().events_wait_async(names, _to_match_array(matches),
+                                  *args, **kwargs)
+
+    def connect_event(self, name, handler, *user_data):
+        """Connects *handler* ``(machine, event_dict, *user_data)`` to the
+        ``event`` signal, for events called *name* (``None``: all events).
+        Returns the handler id, for ``disconnect``."""
+        signal = 'event' if name is None else f'event::{name}'
+
+        def relay(machine, _name, event, *data):
+            return handler(machine, to_python(event), *data)
+
+        return self.connect(signal, relay, *user_data)
+
+
+__all__.append('Machine')
+
+
+# --------------------------------------------------------------------------
+# Console
+
+
+@override
+class Console(QMachine.Console):
+    """The serial console of a machine, with Pythonic synchronous methods."""
+
+    def wait_for(self, pattern, regex=False, timeout=60.0, cancellable=None):
+        """Waits for *pattern* (a string, or with ``regex=True`` a regular
+        expression) in the output and returns the matched text; raises
+        ``GLib.Error`` (``TIMED_OUT``) after *timeout* seconds."""
+        if isinstance(regex, QMachine.ConsoleMatchFlags):
+            flags = regex
+        else:
+            flags = (QMachine.ConsoleMatchFlags.REGEX if regex
+                     else QMachine.ConsoleMatchFlags.NONE)
+        return super().wait_for(pattern, flags, _msec(timeout), cancellable)
+
+    def read_line(self, timeout=60.0, cancellable=None):
+        """Returns the next line of output, without its line ending."""
+        return super().read_line(_msec(timeout), cancellable)
+
+    def write(self, data, cancellable=None):
+        """Sends ``str`` (as UTF-8) or bytes-like *data* to the guest."""
+        super().write(_to_bytes(data), cancellable)
+
+    def write_async(self, data, *args, **kwargs):
+        super().write_async(_to_bytes(data), *args, **kwargs)
+
+    def get_output(self):
+        """All output still buffered, as ``bytes``."""
+        return super().get_output().get_data() or b''
+
+
+def _to_bytes(data):
+    if isinstance(data, GLib.Bytes):
+        return data
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    return GLib.Bytes.new(bytes(data))
+
+
+__all__.append('Console')
