@@ -27,6 +27,27 @@ qemu_binary (void)
 }
 
 
+static void
+finalized_cb (gpointer data, GObject *where)
+{
+  g_atomic_int_set ((int *)data, TRUE);
+  g_main_context_wakeup (NULL);
+}
+
+/* Drops the last reference of ours and waits until the object is gone:
+ * notifications still on their way hold it, and the worker thread may
+ * drop the very last reference. */
+static void
+wait_finalized (gpointer object)
+{
+  int gone = FALSE;
+
+  g_object_weak_ref (object, finalized_cb, &gone);
+  g_object_unref (object);
+  while (!g_atomic_int_get (&gone))
+    g_main_context_iteration (NULL, TRUE);
+}
+
 /* Runs a QMP command that must succeed, dropping its result. */
 static void
 cmd_ok (QMachine   *machine,
@@ -108,10 +129,7 @@ teardown (Fixture *f, gconstpointer data)
       g_assert_true (q_machine_kill (f->machine, NULL, NULL));
       g_signal_handlers_disconnect_by_data (f->machine, f);
       /* Notifications still on their way hold the machine: let them land. */
-      g_object_add_weak_pointer (G_OBJECT (f->machine), (gpointer *)&f->machine);
-      g_object_unref (f->machine);
-      while (f->machine != NULL)
-        g_main_context_iteration (NULL, TRUE);
+      wait_finalized (g_steal_pointer (&f->machine));
     }
   pump ();
 

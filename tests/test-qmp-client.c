@@ -20,6 +20,7 @@
 
 #include "qmachine.h"
 #include "q-qmp-client-private.h"
+#include "q-worker-private.h"
 
 #include "qmp-fake-peer.h"
 
@@ -1072,6 +1073,15 @@ typedef struct
   GAsyncResult *result;
 } PipelinedCall;
 
+static gboolean
+pipelined_all_done (PipelinedCall *calls)
+{
+  for (guint i = 0; i < N_PIPELINED; i++)
+    if (calls[i].result == NULL)
+      return FALSE;
+  return TRUE;
+}
+
 static void
 test_pipelined (Fixture       *f,
                 gconstpointer  data)
@@ -1080,7 +1090,6 @@ test_pipelined (Fixture       *f,
   g_autoptr(GPtrArray) cmds = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GString) batch = g_string_new (NULL);
-  guint done;
 
   fixture_negotiate (f);
 
@@ -1121,12 +1130,7 @@ test_pipelined (Fixture       *f,
         }
     }
 
-  TEST_WAIT (f->context, ({
-    done = 0;
-    for (guint i = 0; i < N_PIPELINED; i++)
-      done += calls[i].result != NULL;
-    done == N_PIPELINED;
-  }));
+  TEST_WAIT (f->context, pipelined_all_done (calls));
 
   for (guint i = 0; i < N_PIPELINED; i++)
     {
@@ -1685,6 +1689,97 @@ test_oob_not_held_behind_inband (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Private API used by QMachine                                             */
+
+typedef struct
+{
+  GMutex      mutex;
+  guint       events;
+  char       *last_event;
+  gboolean    event_on_worker;
+  guint       closed;
+  GError     *closed_error;
+  gboolean    closed_on_worker;
+} Hooks;
+
+static void
+event_hook (JsonObject *event,
+            gpointer    user_data)
+{
+  Hooks *h = user_data;
+
+  g_mutex_lock (&h->mutex);
+  h->events++;
+  g_free (h->last_event);
+  h->last_event = g_strdup (json_object_get_string_member (event, "event"));
+  h->event_on_worker = q_worker_is_current ();
+  g_mutex_unlock (&h->mutex);
+}
+
+static void
+closed_hook (const GError *error,
+             gpointer      user_data)
+{
+  Hooks *h = user_data;
+
+  g_mutex_lock (&h->mutex);
+  h->closed++;
+  g_clear_error (&h->closed_error);
+  h->closed_error = error ? g_error_copy (error) : NULL;
+  h->closed_on_worker = q_worker_is_current ();
+  g_mutex_unlock (&h->mutex);
+}
+
+static void
+test_hooks_and_fail (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) fail = g_error_new_literal (Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN,
+                                                "QEMU went away");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  Hooks h = { 0, };
+
+  g_mutex_init (&h.mutex);
+  q_qmp_client_set_hooks (f->client, event_hook, closed_hook, &h);
+  fixture_negotiate (f);
+
+  /* The event hook runs on the worker, before the signal is emitted. */
+  fake_peer_write (f->peer,
+                   "{\"event\": \"HOOKED\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}\r\n", -1);
+  TEST_WAIT (f->context, f->events->len == 1);
+  g_mutex_lock (&h.mutex);
+  g_assert_cmpuint (h.events, ==, 1);
+  g_assert_cmpstr (h.last_event, ==, "HOOKED");
+  g_assert_true (h.event_on_worker);
+  g_mutex_unlock (&h.mutex);
+
+  /* q_qmp_client_fail closes with the given error, failing what waits. */
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  q_qmp_client_fail (f->client, fail);
+
+  ret = finish_execute (f, &result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN);
+  TEST_WAIT (f->context, f->closed_count == 1);
+  g_assert_error (f->closed_error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN);
+  fake_peer_expect_eof (f->peer);
+
+  g_mutex_lock (&h.mutex);
+  g_assert_cmpuint (h.closed, ==, 1);
+  g_assert_error (h.closed_error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ABNORMAL_SHUTDOWN);
+  g_assert_true (h.closed_on_worker);
+  g_mutex_unlock (&h.mutex);
+
+  g_free (h.last_event);
+  g_clear_error (&h.closed_error);
+  g_mutex_clear (&h.mutex);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Sync calls                                                               */
 
 /* The peer side for the sync tests, in a thread of its own since the test
@@ -1894,6 +1989,8 @@ main (int   argc,
   ADD ("close/flushes", test_close_flushes, FIXTURE_PRIVATE_CONTEXT);
 
   ADD ("oob/inband-limit", test_oob_inband_limit, FIXTURE_PRIVATE_CONTEXT);
+
+  ADD ("private/hooks-and-fail", test_hooks_and_fail, FIXTURE_PRIVATE_CONTEXT);
 
   ADD ("sync/in-running-loop", test_sync_in_running_loop, FIXTURE_DEFAULT_CONTEXT);
   ADD ("sync/without-loop", test_sync_without_loop, FIXTURE_PRIVATE_CONTEXT);

@@ -39,7 +39,7 @@ import gi  # noqa: E402
 gi.require_version('Json', '1.0')
 
 import qmachine  # noqa: E402,F401  (sets up the override path)
-from gi.repository import GLib, Gio, QMachine  # noqa: E402,F401
+from gi.repository import GLib, QMachine  # noqa: E402
 
 
 def pytest_configure(config):

@@ -478,6 +478,7 @@ class QEMUMachine:
         if not self._launched:
             return
         assert self._vm is not None
+        _seconds_to_msec(timeout)   # a bad timeout fails before anything
         LOG.debug("Shutting down VM appliance; timeout=%s", timeout)
         try:
             self._early_cleanup()
@@ -503,6 +504,7 @@ class QEMUMachine:
         if not self._launched:
             return
         assert self._vm is not None
+        _seconds_to_msec(timeout)   # a bad timeout fails before anything
         try:
             self._early_cleanup()
             try:
@@ -673,7 +675,8 @@ class QEMUMachine:
                     "The console exists only while the VM is launched")
             LOG.debug("Opening console socket")
             if self._drain_console:
-                self._console_socket = _DrainedConsoleSocket(console)
+                self._console_socket = _DrainedConsoleSocket(console,
+                                                             self._dispatch)
             else:
                 fd = console.get_stream().get_socket().get_fd()
                 self._console_socket = _ConsoleSocket(fileno=os.dup(fd))
@@ -898,8 +901,12 @@ class _DrainedConsoleSocket:
     returns ``b''`` once the console is closed and everything was read.
     """
 
-    def __init__(self, console: QMachine.Console):
+    def __init__(self, console: QMachine.Console,
+                 dispatch: Optional[Any] = None):
         self._console = console
+        # Runs what the library queued in the machine's private context
+        # (one idle source per chunk of output): called as we read.
+        self._dispatch = dispatch
         self._pos = 0          # stream offset of the next byte to hand out
         self._buf = bytearray()
         self._timeout: Optional[float] = None
@@ -913,6 +920,8 @@ class _DrainedConsoleSocket:
 
     def _take_new_output(self) -> bool:
         """Moves output past our position into our buffer."""
+        if self._dispatch is not None:
+            self._dispatch()
         while True:
             dropped = self._console.get_dropped_bytes()
             output = self._console.get_output()
