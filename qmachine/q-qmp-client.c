@@ -864,7 +864,13 @@ core_write_next (Core *core)
       break;
     }
   if (p == NULL)
-    return;
+    {
+      /* Only held commands are left: they wait for replies, which a
+       * close does not wait for. */
+      if (core->closing)
+        core_close (core, NULL);
+      return;
+    }
 
   p->sent = TRUE;
   g_queue_push_tail (&core->sent, p);
@@ -1177,8 +1183,7 @@ core_do_close (gpointer data)
   /* Flush what is queued first: closing right behind a command (such as
    * `quit`) can make QEMU drop it. */
   core->closing = TRUE;
-  if (!core->writing && g_queue_is_empty (&core->outq))
-    core_close (core, NULL);
+  core_write_next (core);
 
   return G_SOURCE_REMOVE;
 }
