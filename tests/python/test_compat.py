@@ -687,11 +687,12 @@ def test_set_console_device_and_index(new_vm):
     vm = new_vm(args=['-machine', 'pc', '-accel', 'tcg', '-nodefaults', '-S'])
     vm.set_console(device_type='isa-serial', console_index=1)
     vm.launch()
-    full = vm._qemu_full_args
-    assert ' '.join(full).endswith(
-        '-serial null -chardev socket,id=console,fd=%s -device '
-        'isa-serial,chardev=console -machine pc -accel tcg -nodefaults -S'
-        % full[full.index('-chardev', full.index('-serial')) + 1].split('fd=')[1])
+    full = list(vm._qemu_full_args)
+    start = full.index('-serial')
+    assert full[start:start + 2] == ['-serial', 'null']
+    assert full[start + 2] == '-chardev'
+    assert full[start + 3].startswith('socket,id=console,fd=')
+    assert full[start + 4:start + 6] == ['-device', 'isa-serial,chardev=console']
     labels = {c['label'] for c in vm.cmd('query-chardev')}
     assert {'console', 'serial0'} <= labels
     sock = vm.console_socket
@@ -701,8 +702,13 @@ def test_set_console_device_and_index(new_vm):
     assert vm.console_socket is sock
     console_file = vm.console_file
     assert vm.console_file is console_file
-    # Writing to the guest's serial port goes through.
+    # It is connected to QEMU's serial chardev: a write is accepted.
     assert sock.send(b'\r') == 1
+    # Its descriptor is shared with the library, which needs it
+    # non-blocking; "blocking" mode does not change that.
+    sock.setblocking(True)
+    assert sock.gettimeout() is None
+    assert os.get_blocking(sock.fileno()) is False
     vm.shutdown()
     assert sock.fileno() == -1
     assert console_file.closed

@@ -56,8 +56,10 @@ def test_console_through_the_override(qemu_binary, guest, tmp_path):
         assert console.wait_for(guest.READY, timeout=guest.BOOT_TIMEOUT) == guest.READY
 
         # A str goes out as UTF-8; the regex sees what the shell prints.
+        # (It matches what has arrived so far: the lookahead makes it wait
+        # for the end of the line, not just the first digit.)
         console.write('echo qm-$((6*7))\n')
-        assert console.wait_for(r'qm-\d+', regex=True, timeout=60) == 'qm-42'
+        assert console.wait_for(r'qm-\d+(?=\r?\n)', regex=True, timeout=60) == 'qm-42'
 
         # Bytes too; read_line returns whole lines, without line endings.
         console.write(b'echo line-$((1+1))\n')
@@ -117,7 +119,7 @@ def test_console_async_in_main_loop(qemu_binary, guest, loop_runner, tmp_path):
         @runner.checked
         def written(console, result):
             assert console.write_finish(result)
-            console.wait_for_async(r'async-\d+', QMachine.ConsoleMatchFlags.REGEX,
+            console.wait_for_async(r'async-\d+(?=\r?\n)', QMachine.ConsoleMatchFlags.REGEX,
                                    60000, None, echoed)
 
         @runner.checked

@@ -85,6 +85,10 @@ def test_constructor_forms(qemu_binary):
     assert vm.get_name() == 'pytest-vm'
     assert vm.get_qmp_timeout() == 1234
     assert isinstance(vm, QMachine.Machine)
+    with pytest.raises(TypeError):
+        QMachine.Machine()
+    with pytest.raises(TypeError):
+        QMachine.Machine(name='no-binary')
 
 
 def test_add_args_forms(machine):
