@@ -52,8 +52,8 @@ G_BEGIN_DECLS
  * @Q_MACHINE_ERROR_ADD_DEVICE: a device request conflicts with the
  *   machine's configuration
  * @Q_MACHINE_ERROR_PROTOCOL: the QMP peer broke the protocol (malformed
- *   JSON, a message that is not an object, a message over the size limit,
- *   an error without id)
+ *   JSON, a message that is not an object, a message over the size limit
+ *   or nested too deeply, a reply with neither `return` nor `error`)
  *
  * Error codes of the `Q_MACHINE_ERROR` domain.
  *

@@ -89,6 +89,7 @@ struct _Run
   int              console_ours;
   int              console_theirs;
   QConsole        *console;
+  gboolean         console_drained;
   int              console_log_fd;
   int              console_target;
   GArray          *extra_fds;        /* ExtraFd */
@@ -207,7 +208,6 @@ static guint signals [N_SIGNALS];
 
 #define DRAIN_TIMEOUT_MSEC 2000
 #define LAUNCH_GRACE_MSEC 1000
-#define KILL_REAP_TIMEOUT_MSEC 60000
 
 static void run_finish_maybe (Run *run);
 static void machine_kill_process (Run *run, gboolean user);
@@ -226,7 +226,7 @@ close_fd (int *fd)
     }
 }
 
-/* Removes a temporary directory of ours and the files in it. */
+/* Removes a temporary directory of ours and everything in it. */
 static void
 remove_dir (const char *path)
 {
@@ -238,7 +238,12 @@ remove_dir (const char *path)
   while ((name = g_dir_read_name (dir)))
     {
       g_autofree char *child = g_build_filename (path, name, NULL);
-      g_unlink (child);
+
+      /* Recurse into real directories only, never through a symlink. */
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_dir (child);
+      else
+        g_unlink (child);
     }
   g_dir_close (dir);
   g_rmdir (path);
@@ -558,7 +563,7 @@ launch_failure_error (Run        *run,
   else
     g_string_append_printf (msg, "QEMU failed to launch: %s",
                             cause ? cause->message : "unknown reason");
-  if (run->exited)
+  if (run->exited && run->subprocess != NULL)
     {
       if (run->exit_code < 0)
         g_string_append_printf (msg, "\n\tExit code: %d (killed by signal %d)",
@@ -611,7 +616,9 @@ run_finish (Run *run)
         }
       g_free (self->iolog);
       self->iolog = g_strdup (output);
-      self->have_exit_code = TRUE;
+      /* No exit status when no process ever ran (spawn failed or the
+       * launch was cancelled first). */
+      self->have_exit_code = run->subprocess != NULL;
       self->exit_code = run->exit_code;
       self->pid = 0;
       self->quit_issued = FALSE;
@@ -633,7 +640,7 @@ run_finish (Run *run)
         Notify *n = g_new0 (Notify, 1);
         n->machine = g_object_ref (self);
         n->pspec = state_changed ? properties [PROP_STATE] : NULL;
-        n->emit_exited = TRUE;
+        n->emit_exited = run->subprocess != NULL;
         n->exit_code = run->exit_code;
         q_schedule_in_context (self->owner_context, notify_dispatch, n, (GDestroyNotify)notify_free);
       }
@@ -670,6 +677,8 @@ static gboolean
 drain_timeout_cb (gpointer data)
 {
   Run *run = data;
+  /* What this triggers may end the run and drop its last reference. */
+  g_autoptr(Run) hold = run_ref (run);
   g_autoptr(GError) error = NULL;
 
   g_clear_pointer (&run->drain_timeout, g_source_unref);
@@ -690,6 +699,7 @@ machine_qmp_closed_hook (const GError *error,
                          gpointer      user_data)
 {
   Run *run = user_data;
+  g_autoptr(Run) hold = run_ref (run);
 
   run->qmp_closed = TRUE;
   if (run->launch_task != NULL && run->launch_error == NULL)
@@ -726,7 +736,18 @@ child_exited_cb (GObject      *object,
    * SHUTDOWN event): let the client read them up to EOF, which is already
    * there since the kernel closed QEMU's end, then finish. */
   if (run->qmp != NULL && !run->qmp_closed)
-    run->drain_timeout = q_worker_timeout_source (DRAIN_TIMEOUT_MSEC, drain_timeout_cb, run, NULL);
+    {
+      if (run->launch_task != NULL)
+        {
+          /* A launch that failed has nothing left to read: close now
+           * (a child of the wrapper may hold the socket open). */
+          g_autoptr(GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                                 "QEMU exited during launch");
+          q_qmp_client_fail (run->qmp, error);
+        }
+      else
+        run->drain_timeout = q_worker_timeout_source (DRAIN_TIMEOUT_MSEC, drain_timeout_cb, run, NULL);
+    }
 
   run_finish_maybe (run);
 }
@@ -763,6 +784,8 @@ static gboolean
 launch_grace_cb (gpointer data)
 {
   Run *run = data;
+  /* What this triggers may end the run and drop its last reference. */
+  g_autoptr(Run) hold = run_ref (run);
 
   g_clear_pointer (&run->launch_timeout, g_source_unref);
   machine_kill_process (run, FALSE);
@@ -892,7 +915,7 @@ accept_cb (GSocket      *listener,
       return G_SOURCE_REMOVE;
     }
 
-  /* One connection only: stop listening, and remove the socket file now. */
+  /* One connection only: stop listening (the socket file goes at cleanup). */
   g_socket_close (listener, NULL);
   g_clear_object (&run->listener);
   run->monitor_ours = g_object_ref (socket);
@@ -905,6 +928,8 @@ static gboolean
 launch_timeout_cb (gpointer data)
 {
   Run *run = data;
+  /* What this triggers may end the run and drop its last reference. */
+  g_autoptr(Run) hold = run_ref (run);
 
   g_clear_pointer (&run->launch_timeout, g_source_unref);
   launch_fail (run, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -1285,8 +1310,9 @@ machine_prepare_run (QMachine  *self,
       if (socket == NULL)
         return NULL;
       run->console_ours = -1;   /* the socket owns it now */
+      run->console_drained = self->drain_console || self->console_log != NULL;
       run->console = q_console_new (socket, self->owner_context,
-                                    self->drain_console || self->console_log != NULL,
+                                    run->console_drained,
                                     self->console_buffer_size,
                                     g_steal_fd (&run->console_log_fd));
     }
@@ -1315,8 +1341,8 @@ q_machine_dispose (GObject *object)
 
   if (run != NULL)
     {
-      /* Nobody can reach this QEMU any more: kill it now, and remove its
-       * files now rather than when the worker reaps it. */
+      /* Nobody can reach this QEMU any more: kill it now. The worker
+       * reaps it and removes its files moments later. */
       if (run->subprocess != NULL)
         g_subprocess_send_signal (run->subprocess, SIGKILL);
       run->user_killed = TRUE;
@@ -2914,6 +2940,8 @@ static gboolean
 shutdown_timeout_cb (gpointer data)
 {
   Run *run = data;
+  /* What this triggers may end the run and drop its last reference. */
+  g_autoptr(Run) hold = run_ref (run);
 
   g_clear_pointer (&run->shutdown_timeout, g_source_unref);
   shutdown_abnormal (run, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -2963,8 +2991,10 @@ shutdown_start (gpointer data)
     run->finish_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (run->finish_tasks, g_steal_pointer (&op->task));
 
-  /* An unread console must never keep QEMU from exiting. */
-  if (run->console != NULL)
+  /* An unread console must never keep QEMU from exiting: close it first,
+   * unless it is drained (always read), in which case it keeps reading
+   * to the end so the guest's last words are kept. */
+  if (run->console != NULL && !run->console_drained)
     q_console_close (run->console);
 
   if (op->flags & Q_MACHINE_SHUTDOWN_FLAGS_HARD)

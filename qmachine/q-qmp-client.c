@@ -1839,7 +1839,9 @@ execute_common (QQmpClient          *self,
   /* We return cancellation ourselves, but keep the slot for the reply. */
   g_task_set_check_cancellable (task, FALSE);
 
-  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 && self->core->socket == NULL)
+  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 &&
+      (self->core->socket == NULL ||
+       g_socket_get_family (self->core->socket) != G_SOCKET_FAMILY_UNIX))
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                                "Passing file descriptors needs a GSocketConnection "

@@ -250,6 +250,24 @@ test_guest_poweroff (Fixture *f, gconstpointer data)
   g_assert_cmpstr (text, ==, log);
 }
 
+/* A drained console keeps reading through wait(): the guest's last words
+ * before it powers off are kept. */
+static void
+test_last_words (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) output = NULL;
+  QConsole *console;
+
+  configure (f, NULL);
+  console = boot (f);
+  run_shell (console, "echo last-$((20+22)); poweroff -f");
+  g_assert_true (q_machine_wait (f->machine, 60000, NULL, &error));
+  g_assert_no_error (error);
+  output = q_console_get_output (console);
+  g_assert_nonnull (g_strstr_len (g_bytes_get_data (output, NULL), g_bytes_get_size (output), "last-42"));
+}
+
 static void
 test_first_line_kept (Fixture *f, gconstpointer data)
 {
@@ -360,6 +378,7 @@ main (int argc, char *argv[])
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/qmachine/console/boot-and-shell", test_boot_and_shell);
   ADD ("/qmachine/console/guest-poweroff", test_guest_poweroff);
+  ADD ("/qmachine/console/last-words", test_last_words);
   ADD ("/qmachine/console/first-line-and-reset", test_first_line_kept);
   ADD ("/qmachine/console/flood-drained", test_flood_drained);
   ADD ("/qmachine/console/unread-console-shutdown", test_unread_console_shutdown);

@@ -181,6 +181,13 @@ test_lifecycle (Fixture *f, gconstpointer data)
   g_assert_nonnull (q_machine_get_qmp_client (f->machine));
   temp_dir = g_strdup (q_machine_get_temp_dir (f->machine));
   g_assert_true (g_file_test (temp_dir, G_FILE_TEST_IS_DIR));
+  {
+    /* Whatever the user puts in the temp dir goes with it. */
+    g_autofree char *sub = g_build_filename (temp_dir, "sub", NULL);
+    g_autofree char *file = g_build_filename (sub, "file", NULL);
+    g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
+    g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+  }
   g_assert_false (q_machine_get_exit_code (f->machine, NULL));
 
   status = q_machine_cmd (f->machine, "query-status", NULL, NULL, &error);
@@ -287,6 +294,15 @@ test_monitor_tcp (Fixture *f, gconstpointer data)
   const char * const *argv;
   gboolean found = FALSE;
 
+  q_machine_set_monitor_address (f->machine, address);
+  g_assert_true (q_machine_launch (f->machine, NULL, NULL));
+  {
+    g_autoptr(GError) error = NULL;
+    /* Descriptors cannot travel over TCP: a clear error, not a silent loss. */
+    g_assert_false (q_machine_send_fd (f->machine, "nope", 0, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  }
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, NULL));
   run_with_address (f, address);
   /* Port 0 became the port the kernel chose. */
   argv = q_machine_get_full_args (f->machine);
@@ -347,6 +363,8 @@ test_missing_binary (Fixture *f, gconstpointer data)
   g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
   g_assert_nonnull (strstr (error->message, "/nonexistent/qemu-system-x86_64"));
   g_assert_cmpint (q_machine_get_state (m), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  /* No process ever ran: no exit status. */
+  g_assert_false (q_machine_get_exit_code (m, NULL));
 }
 
 static void
@@ -381,6 +399,22 @@ test_launch_cancel (Fixture *f, gconstpointer data)
   g_assert_false (q_machine_launch_finish (f->machine, wait_result (&result), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
+test_launch_precancelled (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  g_cancellable_cancel (cancellable);
+  g_assert_false (q_machine_launch (f->machine, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  g_assert_false (q_machine_get_exit_code (f->machine, NULL));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (f->exited, ==, 0);
 }
 
 static void
@@ -836,6 +870,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/missing-binary", test_missing_binary);
   ADD ("/qmachine/machine/hang-before-greeting", test_hang_before_greeting);
   ADD ("/qmachine/machine/launch-cancel", test_launch_cancel);
+  ADD ("/qmachine/machine/launch-precancelled", test_launch_precancelled);
   ADD ("/qmachine/machine/killed-outside", test_killed_outside);
   ADD ("/qmachine/machine/stopped-at-shutdown", test_stopped_at_shutdown);
   ADD ("/qmachine/machine/quit-then-wait", test_quit_then_shutdown);

@@ -234,6 +234,11 @@ class Machine(QMachine.Machine):
     def __init__(self, binary=None, **kwargs):
         if binary is not None:
             kwargs['binary'] = binary
+        if not kwargs.get('binary'):
+            # The C library accepts an object without one and then fails
+            # at launch; refuse it here, where the mistake is.
+            raise TypeError('Machine needs a QEMU binary, such as '
+                            "Machine('qemu-system-x86_64')")
         super().__init__(**kwargs)
 
     event_match = staticmethod(event_match)

@@ -39,6 +39,7 @@ typedef struct
   int               status;
   gboolean          stopping;
   gboolean          had_error;
+  gboolean          launched;     /* launch completed: exits are ours to handle */
 } Tool;
 
 static void tool_read_next (Tool *tool);
@@ -87,6 +88,9 @@ exited_cb (QMachine *machine,
            int       exit_code,
            Tool     *tool)
 {
+  /* A launch failure is reported (with QEMU's own words) by launch_cb. */
+  if (!tool->launched)
+    return;
   g_printerr ("qmachine: QEMU exited with code %d\n", exit_code);
   if (exit_code != 0 && tool->status == EXIT_OK)
     tool->status = exit_code > 0 ? exit_code : 128 - exit_code;
@@ -404,6 +408,7 @@ launch_cb (GObject      *object,
       return;
     }
 
+  tool->launched = TRUE;
   g_printerr ("qmachine: QEMU running (pid %d)\n", q_machine_get_pid (tool->machine));
   tool->console = q_machine_get_console (tool->machine);
   if (tool->console != NULL)
@@ -424,7 +429,7 @@ launch_cb (GObject      *object,
 
   if (tool->wait_pattern != NULL && tool->console != NULL)
     q_console_wait_for_async (tool->console, tool->wait_pattern, Q_CONSOLE_MATCH_FLAGS_NONE,
-                              -1, tool->cancellable, ready_wait_cb, tool);
+                              tool->timeout_msec, tool->cancellable, ready_wait_cb, tool);
   else
     tool_read_next (tool);
 }
@@ -446,13 +451,14 @@ cmd_run (int    argc,
     { "binary", 'b', 0, G_OPTION_ARG_FILENAME, &binary, "QEMU binary (default: qemu-system-x86_64)", "PATH" },
     { "console", 'c', 0, G_OPTION_ARG_NONE, &console, "Give the VM a serial console and pass it through", NULL },
     { "console-log", 0, 0, G_OPTION_ARG_FILENAME, &console_log, "Also log the console to FILE", "FILE" },
-    { "qmp-shell", 'q', 0, G_OPTION_ARG_NONE, &qmp_shell, "Read commands from stdin (see --help-shell)", NULL },
-    { "wait-for", 'w', 0, G_OPTION_ARG_STRING, &wait_pattern, "Wait for TEXT on the console before reading stdin", "TEXT" },
+    { "qmp-shell", 'q', 0, G_OPTION_ARG_NONE, &qmp_shell, "Read shell commands from stdin (listed above)", NULL },
+    { "wait-for", 'w', 0, G_OPTION_ARG_STRING, &wait_pattern, "Wait (up to --timeout) for TEXT on the console before reading stdin", "TEXT" },
     { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds for waits and shutdown (default 30)", "SECONDS" },
     { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Keep QEMU's log in DIR", "DIR" },
     { NULL }
   };
 
+  g_set_prgname ("qmachine run");
   context = g_option_context_new ("-- QEMU-ARGS… - run a VM");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context,
@@ -474,6 +480,12 @@ cmd_run (int    argc,
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("qmachine run: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+
+  if (wait_pattern != NULL && !console)
+    {
+      g_printerr ("qmachine run: --wait-for needs --console\n");
       return EXIT_USAGE;
     }
 
