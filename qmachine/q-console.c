@@ -91,6 +91,9 @@ struct _QConsole
   gboolean           closed;
   GList             *waiters;
   guint64            next_waiter_id;
+
+  int                queued_bytes;       /* atomic: bytes in undispatched `output` */
+  int                dropped_emissions;  /* atomic */
 };
 
 G_DEFINE_FINAL_TYPE (QConsole, q_console, G_TYPE_OBJECT)
@@ -264,7 +267,10 @@ emission_dispatch (gpointer data)
   if (e->closed)
     g_signal_emit (e->console, signals [CLOSED], 0, e->error);
   else
-    g_signal_emit (e->console, signals [OUTPUT], 0, e->chunk);
+    {
+      g_atomic_int_add (&e->console->queued_bytes, -(int)g_bytes_get_size (e->chunk));
+      g_signal_emit (e->console, signals [OUTPUT], 0, e->chunk);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -283,7 +289,28 @@ console_emit (QConsole     *self,
               gboolean      closed,
               const GError *error)
 {
-  Emission *e = g_new0 (Emission, 1);
+  Emission *e;
+
+  /* Output waiting for the owner's context is bounded too: a script that
+   * never runs a main loop must not hold every chunk the guest printed.
+   * Nobody listening means nothing to queue; too many queued means the
+   * newest are dropped (the buffer and the log still have them). */
+  if (!closed)
+    {
+      if (!g_signal_has_handler_pending (self, signals [OUTPUT], 0, TRUE))
+        return;
+      if ((gsize)g_atomic_int_get (&self->queued_bytes) + g_bytes_get_size (chunk) > self->buffer_size)
+        {
+          if (g_atomic_int_add (&self->dropped_emissions, 1) == 0)
+            g_warning ("QConsole: the owner's main context is not dispatching `output`; "
+                       "more than the console buffer size (%" G_GSIZE_FORMAT " bytes) waits, "
+                       "dropping signals", self->buffer_size);
+          return;
+        }
+      g_atomic_int_add (&self->queued_bytes, (int)g_bytes_get_size (chunk));
+    }
+
+  e = g_new0 (Emission, 1);
 
   e->console = g_object_ref (self);
   e->chunk = chunk ? g_bytes_ref (chunk) : NULL;
@@ -565,7 +592,11 @@ q_console_class_init (QConsoleClass *klass)
    * @chunk: the bytes just read
    *
    * Emitted, in the machine owner's main context, for each chunk of output
-   * read from the guest (while draining, or while a wait reads).
+   * read from the guest (while draining, or while a wait reads). Chunks
+   * read while no handler is connected are not signalled (they are in
+   * the buffer), and at most [property@QMachine.Machine:console-buffer-size]
+   * bytes wait for the owner's context to dispatch them; beyond that the
+   * signal is dropped, with a warning.
    *
    * Since: 1.0
    */

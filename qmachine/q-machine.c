@@ -76,7 +76,7 @@ typedef struct
 struct _Run
 {
   gatomicrefcount  ref_count;
-  GWeakRef         machine;
+  QMachine        *owner;            /* under owner_lock; cleared by dispose and run_finish */
 
   char           **argv;
   char            *command_line;     /* shell-quoted argv, for errors and logs */
@@ -335,6 +335,34 @@ run_ref (Run *run)
   return run;
 }
 
+/* The worker reaches the machine through run->owner rather than a
+ * GWeakRef: GLib 2.74's weak references can hand out an object that
+ * another thread is finalizing. The pointer is cleared under this lock by
+ * dispose (while the object is still whole; a reference taken meanwhile
+ * just delays finalization) and when the run ends. */
+static GMutex owner_lock;
+
+static QMachine *
+run_dup_owner (Run *run)
+{
+  QMachine *ret = NULL;
+
+  g_mutex_lock (&owner_lock);
+  if (run->owner != NULL)
+    ret = g_object_ref (run->owner);
+  g_mutex_unlock (&owner_lock);
+
+  return ret;
+}
+
+static void
+run_clear_owner (Run *run)
+{
+  g_mutex_lock (&owner_lock);
+  run->owner = NULL;
+  g_mutex_unlock (&owner_lock);
+}
+
 /* Removes files and closes sockets. Idempotent; safe from any thread as
  * long as the caller serialises (the machine's mutex or the worker). */
 static void
@@ -370,7 +398,6 @@ run_unref (Run *run)
     return;
 
   run_cleanup_files (run);
-  g_weak_ref_clear (&run->machine);
   g_strfreev (run->argv);
   g_free (run->command_line);
   g_free (run->log_path);
@@ -431,7 +458,7 @@ waiter_matches (Waiter     *w,
     {
       JsonNode *match = NULL;
 
-      if (g_strcmp0 (w->names[i], name) != 0)
+      if (g_strcmp0 (w->names[i], "*") != 0 && g_strcmp0 (w->names[i], name) != 0)
         continue;
       if (w->matches != NULL && i < json_array_get_length (w->matches))
         match = json_array_get_element (w->matches, i);
@@ -453,7 +480,7 @@ machine_event_hook (JsonObject *event,
                     gpointer    user_data)
 {
   Run *run = user_data;
-  g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
+  g_autoptr(QMachine) self = run_dup_owner (run);
   Waiter *taken = NULL;
   guint dropped = 0;
 
@@ -587,7 +614,7 @@ run_finish (Run *run)
   /* Callers may hold only a borrowed pointer (the QMP hooks do), and the
    * machine's reference goes below. */
   g_autoptr(Run) hold = run_ref (run);
-  g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
+  g_autoptr(QMachine) self = run_dup_owner (run);
   g_autoptr(GPtrArray) tasks = g_steal_pointer (&run->finish_tasks);
   g_autoptr(GTask) launch_task = g_steal_pointer (&run->launch_task);
   g_autofree char *output = NULL;
@@ -661,6 +688,9 @@ run_finish (Run *run)
       else
         g_task_return_boolean (task, TRUE);
     }
+
+  /* The machine may outlive this run (and the run the machine). */
+  run_clear_owner (run);
 }
 
 static void
@@ -819,7 +849,7 @@ launch_fail (Run    *run,
 static void
 launch_succeeded (Run *run)
 {
-  g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
+  g_autoptr(QMachine) self = run_dup_owner (run);
   g_autoptr(GTask) task = g_steal_pointer (&run->launch_task);
 
   destroy_source (&run->launch_timeout);
@@ -866,7 +896,7 @@ run_start_qmp (Run       *run,
                GSocket   *socket)
 {
   g_autoptr(GSocketConnection) conn = g_socket_connection_factory_create_connection (socket);
-  g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
+  g_autoptr(QMachine) self = run_dup_owner (run);
 
   if (self == NULL)
     {
@@ -959,7 +989,7 @@ launch_spawn (gpointer data)
   Run *run = data;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(QMachine) self = g_weak_ref_get (&run->machine);
+  g_autoptr(QMachine) self = run_dup_owner (run);
   GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
 
   if (self == NULL || g_cancellable_is_cancelled (cancellable) || run->launch_error != NULL)
@@ -990,7 +1020,7 @@ launch_spawn (gpointer data)
       run->exited = TRUE;
       run->exit_code = 127;
       run->launch_error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
-                                       "%s", error->message);
+                                       "%s", error ? error->message : "could not start QEMU");
       run_finish (run);
       return G_SOURCE_REMOVE;
     }
@@ -1186,7 +1216,7 @@ machine_prepare_run (QMachine  *self,
   int next_target = 3;
 
   g_atomic_ref_count_init (&run->ref_count);
-  g_weak_ref_init (&run->machine, self);
+  run->owner = self;
   run->log_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
   run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
@@ -1341,6 +1371,7 @@ q_machine_dispose (GObject *object)
 
   if (run != NULL)
     {
+      run_clear_owner (run);
       /* Nobody can reach this QEMU any more: kill it now. The worker
        * reaps it and removes its files moments later. */
       if (run->subprocess != NULL)
@@ -1481,7 +1512,11 @@ q_machine_set_property (GObject      *object,
       break;
 
     case PROP_ARGS:
+      /* Setting the property replaces the extra arguments. */
+      g_ptr_array_set_size (self->args, 0);
+      g_ptr_array_add (self->args, NULL);
       q_machine_add_argv (self, g_value_get_boxed (value));
+      g_object_notify_by_pspec (object, pspec);
       break;
 
     case PROP_WRAPPER:
@@ -1563,7 +1598,7 @@ q_machine_class_init (QMachineClass *klass)
    * QMachine:args:
    *
    * The extra arguments given to QEMU after the ones qmachine adds. Setting
-   * it appends, like [method@QMachine.Machine.add_argv].
+   * it replaces them; [method@QMachine.Machine.add_argv] appends.
    *
    * Since: 1.0
    */
@@ -2814,6 +2849,13 @@ q_machine_launch_async (QMachine            *self,
   /* Cancellation is handled by hand: QEMU must be reaped first. */
   g_task_set_check_cancellable (task, FALSE);
 
+  if (self->binary == NULL || *self->binary == '\0')
+    {
+      g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
+                               "QEMU failed to launch: the machine has no binary");
+      return;
+    }
+
   g_mutex_lock (&self->mutex);
   if (self->state != Q_MACHINE_STATE_NOT_LAUNCHED || self->run != NULL)
     {
@@ -3459,7 +3501,11 @@ machine_command_cb (GObject      *object,
     }
 
   if (raw)
-    g_task_return_pointer (task, ret, (GDestroyNotify)json_object_unref);
+    {
+      /* The id is the client's routing detail, not part of the answer. */
+      json_object_remove_member (ret, "id");
+      g_task_return_pointer (task, ret, (GDestroyNotify)json_object_unref);
+    }
   else
     g_task_return_pointer (task, ret, (GDestroyNotify)json_node_unref);
 }
@@ -3846,17 +3892,19 @@ q_machine_get_events (QMachine *self)
   return ret;
 }
 
+/* Holds the machine: a waiter's task does too, and the sources holding a
+ * WaiterEnd go away with the waiter. */
 typedef struct
 {
-  GWeakRef machine;
-  Waiter  *waiter;     /* compared only, under the mutex */
-  GError  *error;
+  QMachine *machine;
+  Waiter   *waiter;     /* compared only, under the mutex */
+  GError   *error;
 } WaiterEnd;
 
 static void
 waiter_end_free (WaiterEnd *end)
 {
-  g_weak_ref_clear (&end->machine);
+  g_object_unref (end->machine);
   g_clear_error (&end->error);
   g_free (end);
 }
@@ -3868,7 +3916,7 @@ waiter_end_new (QMachine *self,
 {
   WaiterEnd *end = g_new0 (WaiterEnd, 1);
 
-  g_weak_ref_init (&end->machine, self);
+  end->machine = g_object_ref (self);
   end->waiter = w;
   end->error = error;
   return end;
@@ -3879,11 +3927,8 @@ static gboolean
 waiter_end_cb (gpointer data)
 {
   WaiterEnd *end = data;
-  g_autoptr(QMachine) self = g_weak_ref_get (&end->machine);
+  QMachine *self = end->machine;
   GList *link = NULL;
-
-  if (self == NULL)
-    return G_SOURCE_REMOVE;
 
   g_mutex_lock (&self->mutex);
   link = g_list_find (self->waiters, end->waiter);
@@ -3911,11 +3956,8 @@ waiter_cancelled_cb (GCancellable *cancellable,
                      WaiterEnd    *end)
 {
   WaiterEnd *copy;
-  g_autoptr(QMachine) self = g_weak_ref_get (&end->machine);
 
-  if (self == NULL)
-    return;
-  copy = waiter_end_new (self, end->waiter,
+  copy = waiter_end_new (end->machine, end->waiter,
                          g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The wait was cancelled"));
   q_worker_schedule (waiter_end_cb, copy, (GDestroyNotify)waiter_end_free);
 }
@@ -4022,7 +4064,8 @@ events_wait_finish (QMachine      *self,
 /**
  * q_machine_event_wait_async:
  * @self: a `QMachine`
- * @name: the event name, such as `STOP`
+ * @name: (nullable): the event name, such as `STOP`; %NULL or `*` for any
+ *   event
  * @match: (nullable): a sub-dict the event must contain, see
  *   [func@QMachine.event_match]
  * @timeout_msec: how long to wait, 0 to look in the queue only, or -1
@@ -4048,11 +4091,10 @@ q_machine_event_wait_async (QMachine            *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  const char *names[] = { name, NULL };
+  const char *names[] = { name ? name : "*", NULL };
   g_autoptr(JsonArray) matches = NULL;
 
   g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (name != NULL);
   g_return_if_fail (timeout_msec >= -1);
 
   if (match != NULL)
@@ -4091,7 +4133,7 @@ q_machine_event_wait_finish (QMachine      *self,
 /**
  * q_machine_event_wait:
  * @self: a `QMachine`
- * @name: the event name
+ * @name: (nullable): the event name; %NULL or `*` for any event
  * @match: (nullable): a sub-dict the event must contain
  * @timeout_msec: how long to wait, 0 to look in the queue only, or -1
  * @cancellable: (nullable): a `GCancellable`
@@ -4126,7 +4168,7 @@ q_machine_event_wait (QMachine      *self,
 /**
  * q_machine_events_wait_async:
  * @self: a `QMachine`
- * @names: (array zero-terminated=1): event names
+ * @names: (array zero-terminated=1): event names (`*` for any event)
  * @matches: (nullable): for each name, a match object or JSON null (any);
  *   missing entries match any event of that name
  * @timeout_msec: how long to wait, 0 to look in the queue only, or -1
