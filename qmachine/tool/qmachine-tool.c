@@ -483,9 +483,9 @@ cmd_run (int    argc,
       return EXIT_USAGE;
     }
 
-  if (wait_pattern != NULL && !console)
+  if (wait_pattern != NULL && !console && !console_log)
     {
-      g_printerr ("qmachine run: --wait-for needs --console\n");
+      g_printerr ("qmachine run: --wait-for needs --console or --console-log\n");
       return EXIT_USAGE;
     }
 
