@@ -447,6 +447,19 @@ console_close_now (QConsole     *self,
   last = console_last_seen_locked (self);
   g_mutex_unlock (&self->mutex);
 
+  /* A drained console keeps what QEMU wrote up to its end: read what is
+   * still in the socket before closing it. Any read in flight has not
+   * taken data yet (it reads when dispatched), so order is kept. */
+  if (self->drain)
+    {
+      GSocket *socket = g_socket_connection_get_socket (self->conn);
+      gssize n;
+
+      while ((n = g_socket_receive_with_blocking (socket, (char *)self->readbuf, READ_CHUNK,
+                                                  FALSE, NULL, NULL)) > 0)
+        console_append (self, self->readbuf, n);
+    }
+
   g_cancellable_cancel (self->io_cancellable);
   if (!self->reading && !self->writing)
     g_io_stream_close (G_IO_STREAM (self->conn), NULL, NULL);

@@ -3147,7 +3147,8 @@ shutdown_common (QMachine              *self,
  * @callback: (scope async): called once QEMU is gone and cleaned up after
  * @user_data: closure data for @callback
  *
- * Ends QEMU and cleans up. Gracefully: closes the console, sends `quit` over
+ * Ends QEMU and cleans up. Gracefully: closes the console unless it is
+ * drained (a drained console is read to the end instead), sends `quit` over
  * QMP (SIGTERM without QMP; nothing if `quit` was already sent), and waits
  * up to @timeout_msec. An EOF before the `quit` reply counts as success. On
  * any failure QEMU is killed and the call fails with
@@ -3985,7 +3986,8 @@ events_wait_common (QMachine            *self,
   w = g_new0 (Waiter, 1);
   w->names = g_strdupv ((char **)names);
   w->matches = matches ? json_array_ref (matches) : NULL;
-  what = g_strjoinv ("|", w->names);
+  what = g_str_equal (w->names[0], "*") && w->names[1] == NULL ? g_strdup ("any")
+                                                              : g_strjoinv ("|", w->names);
 
   /* Looking in the queue and registering happen under one lock with the
    * reader's queueing, so no event can slip between the two. */

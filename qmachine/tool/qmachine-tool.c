@@ -411,14 +411,6 @@ launch_cb (GObject      *object,
   tool->launched = TRUE;
   g_printerr ("qmachine: QEMU running (pid %d)\n", q_machine_get_pid (tool->machine));
   tool->console = q_machine_get_console (tool->machine);
-  if (tool->console != NULL)
-    {
-      g_autoptr(GBytes) early = q_console_get_output (tool->console);
-
-      /* Whatever arrived before we connected, then the rest as it comes. */
-      output_cb (tool->console, early, tool);
-      g_signal_connect (tool->console, "output", G_CALLBACK (output_cb), tool);
-    }
 
   if (tool->qmp_shell || tool->want_console)
     {
@@ -520,6 +512,10 @@ cmd_run (int    argc,
   g_unix_signal_add (SIGTERM, on_signal, &tool);
 
   q_machine_launch_async (tool.machine, NULL, launch_cb, &tool);
+  /* The console exists once launch has started, before QEMU can print:
+   * listen from its first byte. */
+  if (q_machine_get_console (tool.machine) != NULL)
+    g_signal_connect (q_machine_get_console (tool.machine), "output", G_CALLBACK (output_cb), &tool);
   g_main_loop_run (tool.loop);
 
   if (tool.had_error && tool.status == EXIT_OK)
