@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -363,6 +364,47 @@ run_clear_owner (Run *run)
   g_mutex_unlock (&owner_lock);
 }
 
+/* Runs whose files exist, for the exit handler below (under owner_lock). */
+static GList *live_runs;
+
+/* When the program exits with machines still running (no shutdown, or
+ * objects never finalized, as at interpreter exit), QEMU dies with it
+ * (parent-death signal) but its files would stay: remove them. */
+static void
+remove_live_run_files (void)
+{
+  g_mutex_lock (&owner_lock);
+  for (GList *l = live_runs; l; l = l->next)
+    {
+      Run *run = l->data;
+
+      if (run->unix_path != NULL)
+        g_unlink (run->unix_path);
+      remove_dir (run->temp_dir);
+    }
+  g_mutex_unlock (&owner_lock);
+}
+
+static void
+run_track (Run      *run,
+           gboolean  live)
+{
+  static gsize registered;
+
+  if (g_once_init_enter (&registered))
+    {
+      atexit (remove_live_run_files);
+      g_once_init_leave (&registered, 1);
+    }
+
+  g_mutex_lock (&owner_lock);
+  if (live)
+    live_runs = g_list_prepend (live_runs, run);
+  else
+    live_runs = g_list_remove (live_runs, run);
+  g_mutex_unlock (&owner_lock);
+}
+
 /* Removes files and closes sockets. Idempotent; safe from any thread as
  * long as the caller serialises (the machine's mutex or the worker). */
 static void
@@ -371,6 +413,7 @@ run_cleanup_files (Run *run)
   if (run->cleaned)
     return;
   run->cleaned = TRUE;
+  run_track (run, FALSE);
 
   close_fd (&run->log_fd);
   close_fd (&run->monitor_theirs);
@@ -1352,6 +1395,7 @@ machine_prepare_run (QMachine  *self,
 
   run->argv = machine_build_argv (self, run, &monitor_chardev);
   run->command_line = q_shell_join ((const char * const *)run->argv);
+  run_track (run, TRUE);
 
   return g_steal_pointer (&run);
 }

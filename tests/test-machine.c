@@ -823,6 +823,48 @@ test_controller_dies (Fixture *f, gconstpointer data)
   }
 }
 
+/* The program exits without shutting the machine down: QEMU dies with it
+ * and the machine's files go too. */
+static void
+test_exit_without_shutdown (Fixture *f, gconstpointer data)
+{
+  g_autofree char *pidfile = g_build_filename (f->base, "pid", NULL);
+  g_autofree char *contents = NULL;
+  struct pollfd pfd;
+  int pid, pidfd;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = NULL;
+
+      g_assert_true (q_machine_launch (f->machine, NULL, &error));
+      g_assert_nonnull (q_machine_get_temp_dir (f->machine));
+      text = g_strdup_printf ("%d", q_machine_get_pid (f->machine));
+      g_assert_true (g_file_set_contents (g_getenv ("QMACHINE_TEST_PIDFILE"), text, -1, NULL));
+      exit (0);   /* atexit handlers run; the machine is never finalized */
+    }
+
+  g_setenv ("QMACHINE_TEST_PIDFILE", pidfile, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_assert_true (g_file_get_contents (pidfile, &contents, NULL, NULL));
+  g_unlink (pidfile);
+  pid = atoi (contents);
+
+  pidfd = syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd >= 0)
+    {
+      pfd.fd = pidfd;
+      pfd.events = POLLIN;
+      g_assert_cmpint (poll (&pfd, 1, 1000), ==, 1);
+      close (pidfd);
+    }
+  else
+    g_assert_cmpint (errno, ==, ESRCH);
+  /* teardown checks that the base temp dir is empty. */
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -849,6 +891,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/many-machines", test_many_machines);
   ADD ("/qmachine/machine/sync-in-loop", test_sync_in_loop);
   ADD ("/qmachine/machine/controller-dies", test_controller_dies);
+  ADD ("/qmachine/machine/exit-without-shutdown", test_exit_without_shutdown);
 #undef ADD
   g_test_add_func ("/qmachine/machine/event-match", test_event_match);
 
