@@ -65,6 +65,17 @@
 
 typedef struct _Run Run;
 
+/* How the worker (and QMP signal handlers) reach a machine: one box per
+ * machine, shared by its runs, cleared by dispose under owner_lock. Not a
+ * GWeakRef: GLib 2.74's weak references can hand out an object another
+ * thread is finalizing. A reference taken while dispose runs merely
+ * delays finalization. */
+typedef struct
+{
+  gatomicrefcount  ref_count;
+  QMachine        *machine;          /* under owner_lock */
+} OwnerBox;
+
 typedef struct
 {
   int fd;                 /* our dup, handed to QEMU at the number target */
@@ -77,7 +88,7 @@ typedef struct
 struct _Run
 {
   gatomicrefcount  ref_count;
-  QMachine        *owner;            /* under owner_lock; cleared by dispose and run_finish */
+  OwnerBox        *box;              /* reaches the machine; shared with it */
 
   char           **argv;
   char            *command_line;     /* shell-quoted argv, for errors and logs */
@@ -137,6 +148,7 @@ struct _QMachine
   GObject          parent_instance;
 
   GMainContext    *owner_context;
+  OwnerBox        *box;
 
   /* Configuration: set from the owner's thread before launch. */
   char            *binary;
@@ -336,32 +348,39 @@ run_ref (Run *run)
   return run;
 }
 
-/* The worker reaches the machine through run->owner rather than a
- * GWeakRef: GLib 2.74's weak references can hand out an object that
- * another thread is finalizing. The pointer is cleared under this lock by
- * dispose (while the object is still whole; a reference taken meanwhile
- * just delays finalization) and when the run ends. */
 static GMutex owner_lock;
 
+static OwnerBox *
+owner_box_ref (OwnerBox *box)
+{
+  g_atomic_ref_count_inc (&box->ref_count);
+  return box;
+}
+
+static void
+owner_box_unref (OwnerBox *box)
+{
+  if (g_atomic_ref_count_dec (&box->ref_count))
+    g_free (box);
+}
+
 static QMachine *
-run_dup_owner (Run *run)
+owner_box_dup (OwnerBox *box)
 {
   QMachine *ret = NULL;
 
   g_mutex_lock (&owner_lock);
-  if (run->owner != NULL)
-    ret = g_object_ref (run->owner);
+  if (box->machine != NULL)
+    ret = g_object_ref (box->machine);
   g_mutex_unlock (&owner_lock);
 
   return ret;
 }
 
-static void
-run_clear_owner (Run *run)
+static QMachine *
+run_dup_owner (Run *run)
 {
-  g_mutex_lock (&owner_lock);
-  run->owner = NULL;
-  g_mutex_unlock (&owner_lock);
+  return owner_box_dup (run->box);
 }
 
 /* Runs whose files exist, for the exit handler below (under owner_lock). */
@@ -441,6 +460,7 @@ run_unref (Run *run)
     return;
 
   run_cleanup_files (run);
+  g_clear_pointer (&run->box, owner_box_unref);
   g_strfreev (run->argv);
   g_free (run->command_line);
   g_free (run->log_path);
@@ -587,9 +607,12 @@ static void
 machine_qmp_event_cb (QQmpClient *client,
                       const char *name,
                       JsonObject *event,
-                      QMachine   *self)
+                      OwnerBox   *box)
 {
-  g_signal_emit (self, signals [EVENT], g_quark_from_string (name), name, event);
+  g_autoptr(QMachine) self = owner_box_dup (box);
+
+  if (self != NULL)
+    g_signal_emit (self, signals [EVENT], g_quark_from_string (name), name, event);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -731,9 +754,6 @@ run_finish (Run *run)
       else
         g_task_return_boolean (task, TRUE);
     }
-
-  /* The machine may outlive this run (and the run the machine). */
-  run_clear_owner (run);
 }
 
 static void
@@ -953,7 +973,13 @@ run_start_qmp (Run       *run,
     /* Still on the worker, before the client's first read can run. */
     q_qmp_client_set_owner_context (client, self->owner_context);
     q_qmp_client_set_hooks (client, machine_event_hook, machine_qmp_closed_hook, run);
-    g_signal_connect_object (client, "event", G_CALLBACK (machine_qmp_event_cb), self, 0);
+    /* Not g_signal_connect_object: the machine and the client may be
+     * finalized in different threads, which that does not survive. Events
+     * the client emits late, even after the run ended, still reach the
+     * machine while it lives. */
+    g_signal_connect_data (client, "event", G_CALLBACK (machine_qmp_event_cb),
+                           owner_box_ref (run->box),
+                           (GClosureNotify)(void (*)(void))owner_box_unref, 0);
 
     /* Published for get_qmp_client, cmd and qmp. */
     g_mutex_lock (&self->mutex);
@@ -1259,7 +1285,7 @@ machine_prepare_run (QMachine  *self,
   int next_target = 3;
 
   g_atomic_ref_count_init (&run->ref_count);
-  run->owner = self;
+  run->box = owner_box_ref (self->box);
   run->log_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
   run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
@@ -1413,9 +1439,12 @@ q_machine_dispose (GObject *object)
   run = g_steal_pointer (&self->run);
   g_mutex_unlock (&self->mutex);
 
+  g_mutex_lock (&owner_lock);
+  self->box->machine = NULL;
+  g_mutex_unlock (&owner_lock);
+
   if (run != NULL)
     {
-      run_clear_owner (run);
       /* Nobody can reach this QEMU any more: kill it now. The worker
        * reaps it and removes its files moments later. */
       if (run->subprocess != NULL)
@@ -1457,6 +1486,7 @@ q_machine_finalize (GObject *object)
   g_clear_pointer (&self->iolog, g_free);
   g_queue_clear_full (&self->events, (GDestroyNotify)json_object_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
+  g_clear_pointer (&self->box, owner_box_unref);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (q_machine_parent_class)->finalize (object);
@@ -1871,6 +1901,9 @@ q_machine_init (QMachine *self)
   static guint counter;
 
   g_mutex_init (&self->mutex);
+  self->box = g_new0 (OwnerBox, 1);
+  g_atomic_ref_count_init (&self->box->ref_count);
+  self->box->machine = self;
   self->owner_context = g_main_context_ref_thread_default ();
   self->args = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->args, NULL);

@@ -94,7 +94,8 @@ typedef struct
 struct _Core
 {
   gatomicrefcount  ref_count;
-  GWeakRef         client;            /* the public QQmpClient */
+  QQmpClient      *client;            /* under mutex; cleared by dispose (not a GWeakRef:
+                                       * GLib 2.74's can race with finalization) */
   GMainContext    *owner_context;
 
   GIOStream       *stream;
@@ -236,7 +237,6 @@ core_unref (Core *core)
   g_assert (g_hash_table_size (core->pending) == 0);
   g_assert (core->negotiate_task == NULL);
 
-  g_weak_ref_clear (&core->client);
   g_clear_pointer (&core->owner_context, g_main_context_unref);
   g_clear_object (&core->stream);
   g_clear_object (&core->socket);
@@ -259,12 +259,14 @@ static gboolean
 core_dispatch_emissions (gpointer data)
 {
   Core *core = data;
-  g_autoptr(QQmpClient) client = g_weak_ref_get (&core->client);
+  g_autoptr(QQmpClient) client = NULL;
   GQueue items = G_QUEUE_INIT;
   guint dropped;
   Emission *e;
 
   g_mutex_lock (&core->mutex);
+  if (core->client != NULL)
+    client = g_object_ref (core->client);
   items = core->emissions;
   g_queue_init (&core->emissions);
   core->queued_events = 0;
@@ -1347,7 +1349,7 @@ q_qmp_client_constructed (GObject *object)
   core = g_new0 (Core, 1);
   g_atomic_ref_count_init (&core->ref_count);
   g_mutex_init (&core->mutex);
-  g_weak_ref_init (&core->client, self);
+  core->client = self;
   core->owner_context = g_main_context_ref_thread_default ();
   core->stream = g_object_ref (self->stream);
   core->input = g_io_stream_get_input_stream (core->stream);
@@ -1374,6 +1376,10 @@ q_qmp_client_dispose (GObject *object)
   if (self->core != NULL)
     {
       Request *r = request_new (self->core);
+
+      g_mutex_lock (&self->core->mutex);
+      self->core->client = NULL;
+      g_mutex_unlock (&self->core->mutex);
 
       /* Closing happens on the worker; nothing can reach us afterwards
        * because the core only holds a weak reference. */
