@@ -1174,7 +1174,10 @@ machine_ensure_temp_dir_locked (QMachine  *self,
 {
   if (self->temp_dir == NULL)
     {
-      g_autofree char *tmpl = g_build_filename (self->base_temp_dir, "qmachine-XXXXXX", NULL);
+      /* mkdtemp() replaces the six trailing X of the template. */
+      g_autofree char *xs = g_strnfill (6, 'X');
+      g_autofree char *leaf = g_strconcat ("qmachine-", xs, NULL);
+      g_autofree char *tmpl = g_build_filename (self->base_temp_dir, leaf, NULL);
 
       if (g_mkdtemp (tmpl) == NULL)
         {
