@@ -74,7 +74,6 @@ typedef struct
   gboolean     raw;
   gboolean     oob;
   gboolean     sent;
-  gboolean     internal;     /* qmp_capabilities sent by negotiate */
 } Pending;
 
 typedef enum
@@ -1317,7 +1316,6 @@ core_send_capabilities (Core *core)
   p = g_new0 (Pending, 1);
   p->id = core_next_id (core);
   p->bytes = serialize_command ("qmp_capabilities", args, FALSE, p->id);
-  p->internal = TRUE;
   p->task = g_task_new (NULL, NULL, capabilities_cb, core_ref (core));
   g_task_set_source_tag (p->task, core_send_capabilities);
 
