@@ -186,7 +186,11 @@ const char          *q_machine_get_log            (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 const char * const  *q_machine_get_full_args      (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
+char               **q_machine_dup_full_args      (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
 QQmpClient          *q_machine_get_qmp_client     (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+QQmpClient          *q_machine_dup_qmp_client     (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 guint                q_machine_get_dropped_events (QMachine              *self);
 

@@ -23,10 +23,22 @@ typedef void (*QQmpClosedHook) (const GError *error,
 void q_qmp_client_set_hooks      (QQmpClient     *self,
                                   QQmpEventHook   event_hook,
                                   QQmpClosedHook  closed_hook,
-                                  gpointer        user_data);
+                                  gpointer        user_data,
+                                  GDestroyNotify  destroy);
 void q_qmp_client_set_owner_context (QQmpClient   *self,
                                      GMainContext *context);
 void q_qmp_client_fail           (QQmpClient     *self,
                                   const GError   *error);
+
+void q_qmp_client_execute_full_async (QQmpClient          *self,
+                                      const char          *command,
+                                      JsonObject          *arguments,
+                                      QQmpExecuteFlags     flags,
+                                      GUnixFDList         *fds,
+                                      int                  timeout_msec,
+                                      gboolean             raw,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
 
 G_END_DECLS

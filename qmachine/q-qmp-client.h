@@ -71,6 +71,13 @@ GIOStream  *q_qmp_client_get_stream            (QQmpClient           *self);
 QMACHINE_AVAILABLE_IN_ALL
 guint64     q_qmp_client_get_max_message_size  (QQmpClient           *self);
 QMACHINE_AVAILABLE_IN_ALL
+guint       q_qmp_client_get_max_queued_events (QQmpClient           *self);
+QMACHINE_AVAILABLE_IN_ALL
+void        q_qmp_client_set_max_queued_events (QQmpClient           *self,
+                                                guint                 max_queued_events);
+QMACHINE_AVAILABLE_IN_ALL
+guint       q_qmp_client_get_dropped_events    (QQmpClient           *self);
+QMACHINE_AVAILABLE_IN_ALL
 void        q_qmp_client_set_max_message_size  (QQmpClient           *self,
                                                 guint64               max_message_size);
 QMACHINE_AVAILABLE_IN_ALL

@@ -25,6 +25,9 @@ GSource      *q_worker_timeout_source  (int             timeout_msec,
                                         gpointer        data,
                                         GDestroyNotify  notify);
 
+/* Destroys *@source (if any) and clears it. */
+void          q_destroy_source         (GSource       **source);
+
 /* Sync wrappers: run an _async function on a private, pushed main
  * context and wait on that context only, so the application's main
  * context is never iterated (no re-entrancy). The I/O itself runs on
@@ -40,5 +43,43 @@ void          q_sync_call_done         (GObject        *object,
                                         GAsyncResult   *result,
                                         gpointer        user_data);
 GAsyncResult *q_sync_call_end          (QSyncCall      *call);
+
+/* QBox: how records on the worker (a Run, a QMP core, a console's
+ * emissions) reach their public object. A refcounted pointer to the
+ * object, cleared by the object's dispose under one process-wide lock:
+ * q_box_dup() returns a strong reference or NULL, never an object being
+ * finalized. (GLib 2.74's GWeakRef can hand out an object another thread
+ * is finalizing, and g_signal_connect_object does not survive
+ * finalization in another thread.) */
+typedef struct _QBox QBox;
+
+QBox         *q_box_new                (gpointer        object);
+QBox         *q_box_ref                (QBox           *box);
+void          q_box_unref              (QBox           *box);
+gpointer      q_box_dup                (QBox           *box);
+void          q_box_clear              (QBox           *box);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (QBox, q_box_unref)
+
+/* QDispatcher: the one way work reaches an object's owner context. Each
+ * object keeps what waits for delivery in bounded queues of its own and
+ * calls q_dispatcher_wakeup() (any thread); at most one source per object
+ * is attached to the owner's context at a time, and it holds only the
+ * dispatcher (never the object: it reaches it through its box). Dispose
+ * calls q_dispatcher_close(), which destroys that source, so a context
+ * that is never iterated keeps nothing alive. */
+typedef struct _QDispatcher QDispatcher;
+typedef void (*QDispatchFunc) (gpointer object);
+
+QDispatcher  *q_dispatcher_new         (GMainContext   *context,
+                                        QBox           *box,
+                                        QDispatchFunc   func);
+void          q_dispatcher_wakeup      (QDispatcher    *dispatcher);
+void          q_dispatcher_close       (QDispatcher    *dispatcher);
+void          q_dispatcher_unref       (QDispatcher    *dispatcher);
+
+/* Test hooks: fault injection that tests turn on with the environment
+ * variable QMACHINE_TEST_FAULTS (comma-separated names); read once. */
+gboolean      q_test_fault             (const char     *name);
 
 G_END_DECLS

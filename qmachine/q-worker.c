@@ -125,3 +125,202 @@ q_sync_call_end (QSyncCall *call)
 
   return g_steal_pointer (&call->result);
 }
+
+/* ------------------------------------------------------------------------ */
+/* QBox                                                                     */
+
+struct _QBox
+{
+  gatomicrefcount  ref_count;
+  GObject         *object;      /* under box_lock */
+};
+
+/* Taken for a pointer copy and a g_object_ref only: never held across a
+ * call into other code, so it needs no place in the lock order. */
+static GMutex box_lock;
+
+QBox *
+q_box_new (gpointer object)
+{
+  QBox *box = g_new0 (QBox, 1);
+
+  g_atomic_ref_count_init (&box->ref_count);
+  box->object = object;
+  return box;
+}
+
+QBox *
+q_box_ref (QBox *box)
+{
+  g_atomic_ref_count_inc (&box->ref_count);
+  return box;
+}
+
+void
+q_box_unref (QBox *box)
+{
+  if (g_atomic_ref_count_dec (&box->ref_count))
+    g_free (box);
+}
+
+gpointer
+q_box_dup (QBox *box)
+{
+  gpointer ret = NULL;
+
+  g_mutex_lock (&box_lock);
+  if (box->object != NULL)
+    ret = g_object_ref (box->object);
+  g_mutex_unlock (&box_lock);
+
+  return ret;
+}
+
+void
+q_box_clear (QBox *box)
+{
+  g_mutex_lock (&box_lock);
+  box->object = NULL;
+  g_mutex_unlock (&box_lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* QDispatcher                                                              */
+
+struct _QDispatcher
+{
+  gatomicrefcount  ref_count;
+  GMainContext    *context;
+  QBox            *box;
+  QDispatchFunc    func;
+
+  GMutex           mutex;
+  GSource         *source;      /* attached and not yet dispatched */
+  gboolean         closed;
+};
+
+static QDispatcher *
+q_dispatcher_ref (QDispatcher *d)
+{
+  g_atomic_ref_count_inc (&d->ref_count);
+  return d;
+}
+
+void
+q_dispatcher_unref (QDispatcher *d)
+{
+  if (!g_atomic_ref_count_dec (&d->ref_count))
+    return;
+
+  g_assert (d->source == NULL);
+  g_main_context_unref (d->context);
+  q_box_unref (d->box);
+  g_mutex_clear (&d->mutex);
+  g_free (d);
+}
+
+QDispatcher *
+q_dispatcher_new (GMainContext  *context,
+                  QBox          *box,
+                  QDispatchFunc  func)
+{
+  QDispatcher *d = g_new0 (QDispatcher, 1);
+
+  g_atomic_ref_count_init (&d->ref_count);
+  d->context = g_main_context_ref (context);
+  d->box = q_box_ref (box);
+  d->func = func;
+  g_mutex_init (&d->mutex);
+  return d;
+}
+
+static gboolean
+q_dispatcher_dispatch (gpointer data)
+{
+  QDispatcher *d = data;
+  gpointer object;
+
+  /* Clear first: what the callback delivers may wake us again. */
+  g_mutex_lock (&d->mutex);
+  g_clear_pointer (&d->source, g_source_unref);
+  g_mutex_unlock (&d->mutex);
+
+  if ((object = q_box_dup (d->box)) != NULL)
+    {
+      d->func (object);
+      g_object_unref (object);
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+void
+q_dispatcher_wakeup (QDispatcher *d)
+{
+  GSource *source = NULL;
+
+  g_mutex_lock (&d->mutex);
+  if (!d->closed && d->source == NULL)
+    {
+      source = g_idle_source_new ();
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, q_dispatcher_dispatch, q_dispatcher_ref (d),
+                             (GDestroyNotify)q_dispatcher_unref);
+      g_source_set_static_name (source, "[qmachine] dispatch");
+      d->source = g_source_ref (source);
+      /* Attached under the lock, so close cannot miss it. */
+      g_source_attach (source, d->context);
+    }
+  g_mutex_unlock (&d->mutex);
+
+  if (source != NULL)
+    g_source_unref (source);
+}
+
+void
+q_dispatcher_close (QDispatcher *d)
+{
+  GSource *source;
+
+  g_mutex_lock (&d->mutex);
+  d->closed = TRUE;
+  source = g_steal_pointer (&d->source);
+  g_mutex_unlock (&d->mutex);
+
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fault injection for tests                                                */
+
+gboolean
+q_test_fault (const char *name)
+{
+  static char **faults;
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      const char *env = g_getenv ("QMACHINE_TEST_FAULTS");
+
+      faults = env && *env ? g_strsplit (env, ",", -1) : NULL;
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return faults != NULL && g_strv_contains ((const char * const *)faults, name);
+}
+
+void
+q_destroy_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_source_unref (*source);
+      *source = NULL;
+    }
+}

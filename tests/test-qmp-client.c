@@ -1730,6 +1730,24 @@ closed_hook (const GError *error,
   g_mutex_unlock (&h->mutex);
 }
 
+/* The hooks belong to the worker thread: set them there. */
+typedef struct
+{
+  QQmpClient *client;
+  Hooks      *hooks;
+  gboolean    done;
+} SetHooks;
+
+static gboolean
+set_hooks_on_worker (gpointer data)
+{
+  SetHooks *sh = data;
+
+  q_qmp_client_set_hooks (sh->client, event_hook, closed_hook, sh->hooks, NULL);
+  g_atomic_int_set (&sh->done, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 test_hooks_and_fail (Fixture       *f,
                      gconstpointer  data)
@@ -1743,7 +1761,13 @@ test_hooks_and_fail (Fixture       *f,
   Hooks h = { 0, };
 
   g_mutex_init (&h.mutex);
-  q_qmp_client_set_hooks (f->client, event_hook, closed_hook, &h);
+  {
+    SetHooks sh = { f->client, &h, FALSE };
+
+    q_worker_schedule (set_hooks_on_worker, &sh, NULL);
+    while (!g_atomic_int_get (&sh.done))
+      g_thread_yield ();
+  }
   fixture_negotiate (f);
 
   /* The event hook runs on the worker, before the signal is emitted. */

@@ -1,0 +1,918 @@
+/* q-machine-launch.c: from a configured QMachine to a running QEMU
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The owner's thread builds the command line and makes the files and
+ * sockets (machine_prepare_run); the worker spawns QEMU, connects the
+ * monitor and negotiates QMP, racing QEMU's exit, qmp-timeout and the
+ * caller's cancellable. Every source and handler here holds a reference
+ * to the Run it uses (docs/internals.md).
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+
+#include "q-enum-types.h"
+#include "q-error.h"
+#include "q-machine-private.h"
+#include "q-util-private.h"
+
+/* ------------------------------------------------------------------------ */
+/* Launch (worker thread part)                                              */
+
+static void
+child_setup (gpointer data)
+{
+  pid_t parent = GPOINTER_TO_INT (data);
+
+  /* QEMU must not outlive us. The signal follows the thread that forked,
+   * which is qmachine's worker: it lives as long as the process. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (127);
+}
+
+static gboolean
+launch_grace_cb (gpointer data)
+{
+  Run *run = data;
+
+  g_clear_pointer (&run->launch_timeout, g_source_unref);
+  run_kill_process (run, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @error. The first failure decides; QEMU is reaped before the
+ * launch task returns (run_finish returns it). */
+void
+run_launch_fail (Run    *run,
+                 GError *error)
+{
+  if (run->launch_task == NULL || run->launch_error != NULL)
+    {
+      g_error_free (error);
+      return;
+    }
+  run->launch_error = error;
+
+  /* QEMU closing the monitor during launch usually means it is exiting
+   * (bad arguments): give it a moment so its own exit status and
+   * complaint are what the error reports, then kill it. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !run_has_exited (run))
+    run_timeout (run, &run->launch_timeout, LAUNCH_GRACE_MSEC, launch_grace_cb);
+  else
+    run_kill_process (run, FALSE);
+  run_finish_maybe (run);
+}
+
+static void
+launch_succeeded (Run *run)
+{
+  g_autoptr(QMachine) self = q_box_dup (run->box);
+  g_autoptr(GTask) task = g_steal_pointer (&run->launch_task);
+
+  q_destroy_source (&run->launch_timeout);
+  run_disconnect_launch_cancel (run);
+
+  if (self != NULL)
+    {
+      machine_set_state (self, Q_MACHINE_STATE_RUNNING);
+      g_task_return_boolean (task, TRUE);
+    }
+  else
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The machine was disposed");
+      run_kill_process (run, TRUE);
+    }
+}
+
+static void
+negotiate_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Run) run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!q_qmp_client_negotiate_finish (Q_QMP_CLIENT (object), result, &error))
+    {
+      if (run->launch_task != NULL)
+        run_launch_fail (run, g_error_new (error->domain, error->code,
+                                           "QMP negotiation failed: %s", error->message));
+      return;
+    }
+
+  if (run->launch_task != NULL && run->launch_error == NULL)
+    launch_succeeded (run);
+}
+
+static void
+run_start_qmp (Run     *run,
+               GSocket *socket)
+{
+  g_autoptr(GSocketConnection) conn = g_socket_connection_factory_create_connection (socket);
+  g_autoptr(QMachine) self = q_box_dup (run->box);
+  QQmpClient *client;
+
+  if (self == NULL)
+    {
+      run_launch_fail (run, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                         "The machine was disposed"));
+      return;
+    }
+
+  client = q_qmp_client_new (G_IO_STREAM (conn));
+
+  /* Still on the worker, before the client's first read can run. The
+   * hooks hold a reference to the run until run_finish clears them; the
+   * signal handler holds the machine's box. */
+  q_qmp_client_set_owner_context (client, self->owner_context);
+  q_qmp_client_set_max_queued_events (client, self->event_queue_limit);
+  q_qmp_client_set_hooks (client, machine_event_hook, run_qmp_closed_hook,
+                          run_ref (run), (GDestroyNotify)run_unref);
+  g_signal_connect_data (client, "event", G_CALLBACK (machine_qmp_event_cb),
+                         q_box_ref (run->box),
+                         (GClosureNotify)(void (*)(void))q_box_unref, 0);
+
+  /* Published for get_qmp_client, cmd and qmp; the machine keeps the last
+   * client until the next launch or its finalization. */
+  g_mutex_lock (&self->mutex);
+  run->qmp = client;
+  g_set_object (&self->qmp_client, client);
+  g_mutex_unlock (&self->mutex);
+
+  q_qmp_client_negotiate_async (run->qmp, Q_QMP_NEGOTIATE_FLAGS_NONE, run->launch_cancellable,
+                                negotiate_cb, run_ref (run));
+}
+
+static gboolean
+accept_cb (GSocket      *listener,
+           GIOCondition  condition,
+           gpointer      user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  if (run->launch_task == NULL || run->launch_error != NULL)
+    return G_SOURCE_REMOVE;
+
+  socket = g_socket_accept (listener, NULL, &error);
+  if (socket == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      run_launch_fail (run, g_error_new (error->domain, error->code,
+                                         "Accepting QEMU's monitor connection failed: %s",
+                                         error->message));
+      return G_SOURCE_REMOVE;
+    }
+
+  /* One connection only: stop listening (the socket file goes at cleanup). */
+  g_socket_close (listener, NULL);
+  g_clear_object (&run->listener);
+  run->monitor_ours = g_object_ref (socket);
+  run_start_qmp (run, socket);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+launch_timeout_cb (gpointer data)
+{
+  Run *run = data;
+
+  g_clear_pointer (&run->launch_timeout, g_source_unref);
+  run_launch_fail (run, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                     "QMP was not ready within %d ms", run->qmp_timeout));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+launch_cancelled_idle (gpointer data)
+{
+  Run *run = data;
+
+  run_launch_fail (run, g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                     "The launch was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread (the caller cancels where it likes). The handler's data is a
+ * reference to the run, released when the handler is disconnected, which
+ * the end of the launch does whichever way it ends. */
+static void
+launch_cancelled_cb (GCancellable *cancellable,
+                     Run          *run)
+{
+  q_worker_schedule (launch_cancelled_idle, run_ref (run), (GDestroyNotify)run_unref);
+}
+
+/* How long QEMU may take between spawn and its pid being read: a test
+ * fault that makes the reaping race of a QEMU that exits at once certain. */
+static void
+maybe_delay_after_spawn (void)
+{
+  if (q_test_fault ("delay-after-spawn"))
+    g_usleep (200 * 1000);
+}
+
+static gboolean
+launch_spawn (gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(QMachine) self = q_box_dup (run->box);
+  GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
+  const char *identifier;
+
+  if (self == NULL || g_cancellable_is_cancelled (cancellable) || run->launch_error != NULL)
+    {
+      run->state = RUN_EXITED;
+      if (run->launch_error == NULL)
+        run->launch_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The launch was cancelled");
+      run_finish (run);
+      return G_SOURCE_REMOVE;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_take_stdout_fd (launcher, g_steal_fd (&run->log_fd));
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
+  if (run->monitor_theirs >= 0)
+    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->monitor_theirs), run->monitor_target);
+  if (run->console_theirs >= 0)
+    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->console_theirs), run->console_target);
+  for (guint i = 0; i < run->extra_fds->len; i++)
+    {
+      ExtraFd *x = &g_array_index (run->extra_fds, ExtraFd, i);
+      g_subprocess_launcher_take_fd (launcher, g_steal_fd (&x->fd), x->target);
+    }
+
+  run->state = RUN_STARTED;
+  run->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *)run->argv, &error);
+  if (run->subprocess == NULL)
+    {
+      run->state = RUN_EXITED;
+      run->exit_code = 127;
+      run->launch_error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
+                                       "%s", error ? error->message : "could not start QEMU");
+      run_finish (run);
+      return G_SOURCE_REMOVE;
+    }
+
+  maybe_delay_after_spawn ();
+
+  /* GSubprocess forgets the pid once its child watch (on GLib's own
+   * worker) has reaped the process: a QEMU that exited at once has none
+   * left. Its exit is on its way to run_child_exited_cb all the same. */
+  identifier = g_subprocess_get_identifier (run->subprocess);
+  run->pid = identifier ? atoi (identifier) : 0;
+  if (run->pid > 0)
+    {
+      g_mutex_lock (&self->mutex);
+      self->pid = run->pid;
+      g_mutex_unlock (&self->mutex);
+      machine_notify_later (self, PROP_PID);
+    }
+
+  g_subprocess_wait_async (run->subprocess, NULL, run_child_exited_cb, run_ref (run));
+
+  if (!run->qmp_enabled)
+    {
+      launch_succeeded (run);
+      return G_SOURCE_REMOVE;
+    }
+
+  run->launch_cancellable = g_cancellable_new ();
+  run_timeout (run, &run->launch_timeout, run->qmp_timeout, launch_timeout_cb);
+  if (cancellable != NULL)
+    {
+      run->launch_user_cancellable = g_object_ref (cancellable);
+      run->launch_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (launch_cancelled_cb),
+                                                     run_ref (run), (GDestroyNotify)run_unref);
+    }
+
+  if (run->listener != NULL)
+    {
+      GSource *source = g_socket_create_source (run->listener, G_IO_IN, run->launch_cancellable);
+
+      g_source_set_callback (source, (GSourceFunc)(void (*)(void))accept_cb,
+                             run_ref (run), (GDestroyNotify)run_unref);
+      g_source_attach (source, q_worker_get_context ());
+      g_source_unref (source);
+    }
+  else
+    run_start_qmp (run, run->monitor_ours);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Launch (caller's thread part): files, sockets and the command line       */
+
+static int
+pick_target (GArray *taken,
+             int    *next)
+{
+  for (;;)
+    {
+      int candidate = (*next)++;
+      gboolean used = FALSE;
+
+      for (guint i = 0; i < taken->len; i++)
+        used |= g_array_index (taken, ExtraFd, i).target == candidate;
+      if (!used)
+        return candidate;
+    }
+}
+
+static gboolean
+make_socketpair (int     *ours,
+                 int     *theirs,
+                 GError **error)
+{
+  int sv[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "socketpair() failed: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  *ours = sv[0];
+  *theirs = sv[1];
+  return TRUE;
+}
+
+const char *
+machine_ensure_temp_dir_locked (QMachine  *self,
+                                GError   **error)
+{
+  if (self->temp_dir == NULL)
+    {
+      /* mkdtemp() replaces the six trailing X of the template. */
+      g_autofree char *xs = g_strnfill (6, 'X');
+      g_autofree char *leaf = g_strconcat ("qmachine-", xs, NULL);
+      g_autofree char *tmpl = g_build_filename (self->base_temp_dir, leaf, NULL);
+
+      if (g_mkdtemp (tmpl) == NULL)
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Could not create a temporary directory in %s: %s",
+                       self->base_temp_dir, g_strerror (errsv));
+          return NULL;
+        }
+      self->temp_dir = g_steal_pointer (&tmpl);
+    }
+
+  return self->temp_dir;
+}
+
+static char **
+machine_build_argv (QMachine *self,
+                    Run      *run,
+                    char    **monitor_chardev)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+
+  for (guint i = 0; self->wrapper && self->wrapper[i]; i++)
+    g_ptr_array_add (argv, g_strdup (self->wrapper[i]));
+  g_ptr_array_add (argv, g_strdup (self->binary));
+  g_ptr_array_add (argv, g_strdup ("-display"));
+  g_ptr_array_add (argv, g_strdup ("none"));
+  g_ptr_array_add (argv, g_strdup ("-vga"));
+  g_ptr_array_add (argv, g_strdup ("none"));
+
+  if (self->qmp_enabled)
+    {
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv, g_strdup (*monitor_chardev));
+      g_ptr_array_add (argv, g_strdup ("-mon"));
+      g_ptr_array_add (argv, g_strdup ("chardev=mon,mode=control"));
+    }
+  if (self->machine_type != NULL)
+    {
+      g_ptr_array_add (argv, g_strdup ("-machine"));
+      g_ptr_array_add (argv, g_strdup (self->machine_type));
+    }
+  for (guint i = 0; i < self->console_index; i++)
+    {
+      g_ptr_array_add (argv, g_strdup ("-serial"));
+      g_ptr_array_add (argv, g_strdup ("null"));
+    }
+  if (self->console_set)
+    {
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv, g_strdup_printf ("socket,id=console,fd=%d", run ? run->console_target : 4));
+      if (self->console_device_type == NULL)
+        {
+          g_ptr_array_add (argv, g_strdup ("-serial"));
+          g_ptr_array_add (argv, g_strdup ("chardev:console"));
+        }
+      else
+        {
+          g_ptr_array_add (argv, g_strdup ("-device"));
+          g_ptr_array_add (argv, g_strdup_printf ("%s,chardev=console", self->console_device_type));
+        }
+    }
+  for (guint i = 0; i + 1 < self->args->len; i++)
+    g_ptr_array_add (argv, g_strdup (g_ptr_array_index (self->args, i)));
+  g_ptr_array_add (argv, NULL);
+
+  return (char **)g_ptr_array_free (argv, FALSE);
+}
+
+/* Decides where the monitor and console go; returns the -chardev value. */
+static char *
+machine_plan_monitor (QMachine *self,
+                      int       monitor_target)
+{
+  if (self->monitor_address == NULL)
+    return g_strdup_printf ("socket,id=mon,fd=%d", monitor_target);
+
+  if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address))
+    {
+      g_autofree char *quoted = NULL;
+      const char *path = g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address));
+      g_autoptr(GString) s = g_string_new (path);
+
+      /* QEMU's option syntax doubles commas inside values. */
+      g_string_replace (s, ",", ",,", 0);
+      return g_strdup_printf ("socket,id=mon,path=%s", s->str);
+    }
+
+  if (G_IS_INET_SOCKET_ADDRESS (self->monitor_address))
+    {
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (self->monitor_address);
+      g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+
+      return g_strdup_printf ("socket,id=mon,host=%s,port=%u", host,
+                              g_inet_socket_address_get_port (inet));
+    }
+
+  return NULL;
+}
+
+static Run *
+machine_prepare_run (QMachine  *self,
+                     GError   **error)
+{
+  g_autoptr(Run) run = run_new (self);
+  g_autofree char *monitor_chardev = NULL;
+  const char *log_dir;
+  int next_target = 3;
+
+  /* QEMU receives dups of add_fd's descriptors at the numbers the user
+   * named; ours take the lowest numbers left free. */
+  for (guint i = 0; i < self->extra_fds->len; i++)
+    {
+      ExtraFd x = g_array_index (self->extra_fds, ExtraFd, i);
+
+      x.fd = fcntl (x.fd, F_DUPFD_CLOEXEC, 3);
+      if (x.fd < 0)
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Could not duplicate the descriptor for -add-fd fd=%d: %s",
+                       x.target, g_strerror (errsv));
+          return NULL;
+        }
+      g_array_append_val (run->extra_fds, x);
+    }
+
+  if (self->log_dir == NULL)
+    {
+      if (!(log_dir = machine_ensure_temp_dir_locked (self, error)))
+        return NULL;
+    }
+  else
+    log_dir = self->log_dir;
+
+  if (self->temp_dir != NULL)
+    run->temp_dir = g_strdup (self->temp_dir);
+
+  run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
+  run->log_fd = g_open (run->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (run->log_fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not create the log file %s: %s", run->log_path, g_strerror (errsv));
+      return NULL;
+    }
+
+  if (self->qmp_enabled)
+    {
+      if (self->monitor_address == NULL)
+        {
+          int ours;
+
+          if (!make_socketpair (&ours, &run->monitor_theirs, error))
+            return NULL;
+          run->monitor_ours = g_socket_new_from_fd (ours, error);
+          if (run->monitor_ours == NULL)
+            {
+              close (ours);
+              return NULL;
+            }
+          run->monitor_target = pick_target (run->extra_fds, &next_target);
+        }
+      else
+        {
+          GSocketFamily family = g_socket_address_get_family (self->monitor_address);
+          g_autoptr(GSocketAddress) bound = NULL;
+
+          if (!G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address) &&
+              !G_IS_INET_SOCKET_ADDRESS (self->monitor_address))
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "The monitor address must be a unix or inet socket address");
+              return NULL;
+            }
+
+          run->listener = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+          if (run->listener == NULL)
+            return NULL;
+          g_socket_set_blocking (run->listener, FALSE);
+          if (!g_socket_bind (run->listener, self->monitor_address, TRUE, error) ||
+              !g_socket_listen (run->listener, error))
+            {
+              g_prefix_error (error, "Could not listen for QEMU's monitor: ");
+              return NULL;
+            }
+          if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address))
+            run->unix_path = g_strdup (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)));
+
+          /* With port 0 the kernel picked one: QEMU must use that. */
+          bound = g_socket_get_local_address (run->listener, NULL);
+          if (bound != NULL && G_IS_INET_SOCKET_ADDRESS (bound))
+            {
+              GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (bound);
+              g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+              monitor_chardev = g_strdup_printf ("socket,id=mon,host=%s,port=%u", host,
+                                                 g_inet_socket_address_get_port (inet));
+            }
+        }
+    }
+
+  if (self->console_set)
+    {
+      g_autoptr(GSocket) socket = NULL;
+
+      if (!make_socketpair (&run->console_ours, &run->console_theirs, error))
+        return NULL;
+      run->console_target = pick_target (run->extra_fds, &next_target);
+      if (self->console_log != NULL)
+        {
+          run->console_log_fd = g_open (self->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+          if (run->console_log_fd < 0)
+            {
+              int errsv = errno;
+              g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                           "Could not create the console log %s: %s",
+                           self->console_log, g_strerror (errsv));
+              return NULL;
+            }
+        }
+      socket = g_socket_new_from_fd (run->console_ours, error);
+      if (socket == NULL)
+        return NULL;
+      run->console_ours = -1;   /* the socket owns it now */
+      run->console_drained = self->drain_console || self->console_log != NULL;
+      run->console = q_console_new (socket, self->owner_context,
+                                    run->console_drained,
+                                    self->console_buffer_size,
+                                    g_steal_fd (&run->console_log_fd));
+    }
+
+  if (self->qmp_enabled && monitor_chardev == NULL)
+    monitor_chardev = machine_plan_monitor (self, run->monitor_target);
+
+  run->argv = machine_build_argv (self, run, &monitor_chardev);
+  run->command_line = q_shell_join ((const char * const *)run->argv);
+  run_track (run, TRUE);
+
+  return g_steal_pointer (&run);
+}
+
+
+/* Machine mutex held. Takes @argv. An array handed out before is kept
+ * (get_full_args returns it transfer none) unless the new one is equal,
+ * in which case the old one stays current. */
+static void
+machine_set_full_args_locked (QMachine  *self,
+                              char     **argv)
+{
+  if (self->full_args != NULL && g_strv_equal ((const char * const *)self->full_args,
+                                               (const char * const *)argv))
+    {
+      g_strfreev (argv);
+      return;
+    }
+  if (self->full_args != NULL)
+    g_ptr_array_add (self->old_full_args, g_steal_pointer (&self->full_args));
+  self->full_args = argv;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+
+/**
+ * q_machine_add_monitor_null:
+ * @self: a `QMachine`
+ *
+ * Adds `-monitor null`: an unused human monitor, so QEMU does not create a
+ * default one.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_add_monitor_null (QMachine *self)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  q_machine_add_args (self, "-monitor", "null", NULL);
+}
+
+/**
+ * q_machine_add_fd:
+ * @self: a `QMachine`
+ * @fd: a file descriptor of the caller (greater than 2)
+ * @fdset: the fd set id
+ * @opaque: a free-form string QEMU shows in `query-fdsets`
+ * @opts: (nullable): more `-add-fd` options
+ *
+ * Passes @fd to QEMU as `-add-fd fd=FD,set=FDSET,opaque=OPAQUE[,OPTS]`.
+ * The machine keeps its own duplicate of @fd (the caller may close @fd) and
+ * QEMU receives it under the number @fd.
+ *
+ * Returns: %TRUE, or %FALSE with @error set when @fd is not usable
+ *
+ * Since: 1.0
+ */
+gboolean
+q_machine_add_fd (QMachine    *self,
+                  int          fd,
+                  int          fdset,
+                  const char  *opaque,
+                  const char  *opts,
+                  GError     **error)
+{
+  g_autofree char *arg = NULL;
+  ExtraFd x;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
+  g_return_val_if_fail (opaque != NULL, FALSE);
+
+  if (fd <= 2)
+    {
+      g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ADD_DEVICE,
+                   "-add-fd needs a descriptor above 2, not %d", fd);
+      return FALSE;
+    }
+  for (guint i = 0; i < self->extra_fds->len; i++)
+    {
+      if (g_array_index (self->extra_fds, ExtraFd, i).target == fd)
+        {
+          g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ADD_DEVICE,
+                       "Descriptor %d was already added", fd);
+          return FALSE;
+        }
+    }
+
+  x.target = fd;
+  x.fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  if (x.fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Descriptor %d cannot be passed: %s", fd, g_strerror (errsv));
+      return FALSE;
+    }
+  g_array_append_val (self->extra_fds, x);
+
+  arg = g_strdup_printf ("fd=%d,set=%d,opaque=%s%s%s", fd, fdset, opaque,
+                         opts && *opts ? "," : "", opts && *opts ? opts : "");
+  q_machine_add_args (self, "-add-fd", arg, NULL);
+
+  return TRUE;
+}
+
+/**
+ * q_machine_get_full_args:
+ * @self: a `QMachine`
+ *
+ * Gets the exact command line of the current or last launch: wrapper,
+ * binary, the arguments qmachine adds (`-display none -vga none`, the
+ * monitor, `-machine`, the console) and the extra arguments. Before the
+ * first launch, the command line the current configuration would give.
+ *
+ * The array stays valid as long as the machine lives: a later call that
+ * gives a different command line returns a new array and keeps the old
+ * one, so calling this twice never invalidates what the first call
+ * returned.
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the command line
+ *
+ * Since: 1.0
+ */
+const char * const *
+q_machine_get_full_args (QMachine *self)
+{
+  const char * const *ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  if (self->run == NULL && self->state == Q_MACHINE_STATE_NOT_LAUNCHED && !self->have_exit_code)
+    {
+      g_autofree char *chardev = NULL;
+      GArray *taken = self->extra_fds;
+      int next = 3;
+      int mon = self->monitor_address ? -1 : pick_target (taken, &next);
+      Run preview = { 0 };
+
+      preview.console_target = pick_target (taken, &next);
+      chardev = machine_plan_monitor (self, mon);
+      machine_set_full_args_locked (self, machine_build_argv (self, &preview, &chardev));
+    }
+  ret = (const char * const *)self->full_args;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_dup_full_args:
+ * @self: a `QMachine`
+ *
+ * Like [method@QMachine.Machine.get_full_args], as a copy: for a caller
+ * in another thread, or one that keeps it past a later launch.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the command line
+ *
+ * Since: 1.0
+ */
+char **
+q_machine_dup_full_args (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  return g_strdupv ((char **)q_machine_get_full_args (self));
+}
+
+/**
+ * q_machine_launch_async:
+ * @self: a `QMachine`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async): called once QEMU runs and QMP is ready
+ * @user_data: closure data for @callback
+ *
+ * Starts QEMU and, unless QMP is disabled, connects and negotiates QMP.
+ *
+ * The wait for QMP races QEMU's exit and
+ * [property@QMachine.Machine:qmp-timeout]: a QEMU that exits early fails
+ * with `Q_MACHINE_ERROR_LAUNCH_FAILED`, one that does not answer in time
+ * with `G_IO_ERROR_TIMED_OUT`; either message holds the exit status, the
+ * shell-quoted command line and QEMU's output, which also stay readable
+ * with [method@QMachine.Machine.get_exit_code],
+ * [method@QMachine.Machine.get_full_args] and
+ * [method@QMachine.Machine.get_log]. On failure, everything the launch made
+ * is removed and the process is reaped before the callback runs.
+ *
+ * Launching a launched machine fails with
+ * `Q_MACHINE_ERROR_ALREADY_LAUNCHED`.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_launch_async (QMachine            *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Run *run;
+
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, q_machine_launch_async);
+  g_task_set_name (task, "[qmachine] launch");
+  /* Cancellation is handled by hand: QEMU must be reaped first. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (self->binary == NULL || *self->binary == '\0')
+    {
+      g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
+                               "QEMU failed to launch: the machine has no binary");
+      return;
+    }
+
+  g_mutex_lock (&self->mutex);
+  if (self->state != Q_MACHINE_STATE_NOT_LAUNCHED || self->run != NULL)
+    {
+      g_mutex_unlock (&self->mutex);
+      g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ALREADY_LAUNCHED,
+                               "The machine %s is already launched", self->name);
+      return;
+    }
+
+  run = machine_prepare_run (self, &error);
+  if (run == NULL)
+    {
+      /* Nothing ran: undo what was made and report it. */
+      q_remove_dir (self->temp_dir);
+      g_clear_pointer (&self->temp_dir, g_free);
+      g_mutex_unlock (&self->mutex);
+      g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
+                               "QEMU failed to launch: %s", error->message);
+      return;
+    }
+
+  self->run = run;
+  g_set_object (&self->console, run->console);
+  g_clear_object (&self->qmp_client);
+  machine_set_full_args_locked (self, g_strdupv (run->argv));
+  self->have_exit_code = FALSE;
+  g_clear_pointer (&self->iolog, g_free);
+  g_queue_clear_full (&self->events, (GDestroyNotify)json_object_unref);
+  self->quit_issued = FALSE;
+  machine_set_state_locked (self, Q_MACHINE_STATE_LAUNCHING);
+  run->launch_task = g_steal_pointer (&task);
+  g_mutex_unlock (&self->mutex);
+
+  machine_notify_later (self, PROP_STATE);
+  g_debug ("Launching: %s", run->command_line);
+  q_worker_schedule (launch_spawn, run_ref (run), (GDestroyNotify)run_unref);
+}
+
+/**
+ * q_machine_launch_finish:
+ * @self: a `QMachine`
+ * @result: the `GAsyncResult`
+ * @error: return location for a `GError`
+ *
+ * Completes [method@QMachine.Machine.launch_async].
+ *
+ * Returns: %TRUE when QEMU runs and QMP is ready
+ *
+ * Since: 1.0
+ */
+gboolean
+q_machine_launch_finish (QMachine      *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * q_machine_launch:
+ * @self: a `QMachine`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a `GError`
+ *
+ * The sync variant of [method@QMachine.Machine.launch_async].
+ *
+ * Returns: %TRUE when QEMU runs and QMP is ready
+ *
+ * Since: 1.0
+ */
+gboolean
+q_machine_launch (QMachine      *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  QSyncCall call;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
+
+  q_sync_call_begin (&call);
+  q_machine_launch_async (self, cancellable, q_sync_call_done, &call);
+  result = q_sync_call_end (&call);
+
+  return q_machine_launch_finish (self, result, error);
+}

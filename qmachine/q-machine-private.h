@@ -1,0 +1,249 @@
+/* q-machine-private.h: what the files of QMachine share
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * QMachine is one object in five files, one concept each:
+ *
+ *   q-machine.c           the GObject: properties, configuration, state
+ *   q-machine-launch.c    command line, files, sockets, spawn, QMP connect
+ *   q-machine-run.c       the Run record: child watch, drain, end of a run,
+ *                         shutdown, kill, wait
+ *   q-machine-commands.c  QMP commands and fd passing
+ *   q-machine-events.c    the event queue, waits and the event signal
+ *
+ * The ownership and threading rule they all keep is in docs/internals.md;
+ * each field below says which thread or lock owns it.
+ */
+
+#pragma once
+
+#include "q-console-private.h"
+#include "q-machine.h"
+#include "q-qmp-client-private.h"
+#include "q-worker-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  int fd;                 /* our dup, handed to QEMU at the number target */
+  int target;
+} ExtraFd;
+
+/* Where a run is. Moves forward only, on the worker. */
+typedef enum
+{
+  RUN_PREPARED,           /* files and sockets made, not spawned yet */
+  RUN_STARTED,            /* QEMU spawned (or the spawn failed) */
+  RUN_EXITED,             /* QEMU reaped; the monitor is read up to EOF */
+  RUN_FINISHED,           /* cleaned up, every task completed */
+} RunState;
+
+/* What was done to end QEMU: decides which exit is worth a warning. */
+typedef enum
+{
+  RUN_SENT_QUIT      = 1 << 0,
+  RUN_SENT_TERM      = 1 << 1,
+  RUN_SENT_KILL      = 1 << 2,
+  RUN_KILLED_BY_USER = 1 << 3,   /* kill asked for: SIGKILL is no news */
+} RunSent;
+
+/* One launch: everything that exists while a QEMU process does.
+ *
+ * Owned by references: the machine holds one while the run is current
+ * (self->run), and every worker source, callback or handler that uses the
+ * run holds one, released by its destroy notify. The machine is reached
+ * only through box. Fields set before the run is scheduled are read-only
+ * afterwards; the rest belong to the worker thread, except those marked
+ * "machine mutex" (read by the machine's public getters). */
+typedef struct _Run Run;
+struct _Run
+{
+  gatomicrefcount  ref_count;
+  QBox            *box;              /* reaches the machine */
+
+  /* Made by the owner thread before the run is scheduled. */
+  char           **argv;
+  char            *command_line;     /* shell-quoted argv, for errors and logs */
+  char            *log_path;
+  int              log_fd;
+  GSocket         *monitor_ours;     /* socketpair end or accepted socket */
+  GSocket         *listener;
+  int              monitor_theirs;
+  int              monitor_target;
+  int              console_ours;
+  int              console_theirs;
+  QConsole        *console;
+  gboolean         console_drained;
+  int              console_log_fd;
+  int              console_target;
+  GArray          *extra_fds;        /* ExtraFd */
+  char            *unix_path;        /* socket file to remove */
+  char            *temp_dir;         /* to remove (owned by the run once launched) */
+  gboolean         qmp_enabled;
+  int              qmp_timeout;
+
+  /* Worker thread. */
+  RunState         state;
+  RunSent          sent;
+  gboolean         qmp_closed;
+  gboolean         cleaned;
+  GSubprocess     *subprocess;
+  int              pid;
+  int              exit_code;
+  QQmpClient      *qmp;              /* set on the worker under the machine mutex */
+  GTask           *launch_task;
+  GError          *launch_error;     /* why launch failed, before the process was reaped */
+  GCancellable    *launch_cancellable;
+  GCancellable    *launch_user_cancellable;
+  gulong           launch_cancel_id;
+  GSource         *launch_timeout;
+  GPtrArray       *finish_tasks;     /* shutdown/wait tasks waiting for the end */
+  GSource         *drain_timeout;
+  GSource         *shutdown_timeout;
+  GError          *shutdown_error;   /* why a graceful shutdown failed */
+};
+
+struct _QMachine
+{
+  GObject          parent_instance;
+
+  /* Set at init, read-only afterwards. */
+  GMainContext    *owner_context;
+  QBox            *box;
+  QDispatcher     *dispatcher;
+
+  /* Configuration: the owner's thread, before launch. */
+  char            *binary;
+  GPtrArray       *args;             /* NULL-terminated */
+  char           **wrapper;
+  char            *name;
+  char            *base_temp_dir;
+  char            *log_dir;
+  GSocketAddress  *monitor_address;
+  gboolean         qmp_enabled;
+  int              qmp_timeout;
+  char            *machine_type;
+  gboolean         console_set;
+  char            *console_device_type;
+  guint            console_index;
+  GArray          *extra_fds;        /* ExtraFd, our dups */
+  guint            event_queue_limit;
+  gboolean         drain_console;
+  char            *console_log;
+  guint            console_buffer_size;
+
+  /* Runtime state: the machine mutex (never held while calling out). */
+  GMutex           mutex;
+  QMachineState    state;
+  Run             *run;
+  QConsole        *console;          /* of the current or last run */
+  QQmpClient      *qmp_client;       /* of the current or last run */
+  char           **full_args;
+  GPtrArray       *old_full_args;    /* returned earlier: valid until finalize */
+  char            *temp_dir;
+  char            *iolog;
+  gboolean         have_exit_code;
+  int              exit_code;
+  int              pid;
+  gboolean         quit_issued;
+  GQueue           events;           /* JsonObject, oldest first */
+  guint            dropped_events;
+  guint            dropped_signals;  /* ::event emissions lost by past runs' clients */
+  GList           *waiters;          /* Waiter, in registration order */
+  guint            pending_notify;   /* 1 << PROP_*, waiting for the dispatcher */
+  GArray          *pending_exits;    /* int exit codes waiting for ::exited */
+};
+
+enum {
+  PROP_0,
+  PROP_BINARY,
+  PROP_ARGS,
+  PROP_WRAPPER,
+  PROP_NAME,
+  PROP_BASE_TEMP_DIR,
+  PROP_LOG_DIR,
+  PROP_MONITOR_ADDRESS,
+  PROP_QMP_ENABLED,
+  PROP_QMP_TIMEOUT,
+  PROP_MACHINE_TYPE,
+  PROP_EVENT_QUEUE_LIMIT,
+  PROP_DRAIN_CONSOLE,
+  PROP_CONSOLE_LOG,
+  PROP_CONSOLE_BUFFER_SIZE,
+  PROP_STATE,
+  PROP_PID,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_EVENT,
+  SIGNAL_EXITED,
+  N_SIGNALS
+};
+
+extern guint q_machine_signals [N_SIGNALS];
+
+#define DRAIN_TIMEOUT_MSEC 2000
+#define LAUNCH_GRACE_MSEC 1000
+/* ::exited emissions kept for a context that does not dispatch them. */
+#define MAX_PENDING_EXITS 16
+
+/* q-machine.c */
+void      machine_notify_later        (QMachine      *self,
+                                       guint          prop_id);
+void      machine_exited_later        (QMachine      *self,
+                                       int            exit_code);
+gboolean  machine_set_state_locked    (QMachine      *self,
+                                       QMachineState  state);
+void      machine_set_state           (QMachine      *self,
+                                       QMachineState  state);
+
+/* q-machine-run.c */
+Run      *run_new                     (QMachine      *self);
+Run      *run_ref                     (Run           *run);
+void      run_unref                   (Run           *run);
+void      run_track                   (Run           *run,
+                                       gboolean       live);
+void      run_finish                  (Run           *run);
+void      run_finish_maybe            (Run           *run);
+void      run_child_exited_cb         (GObject       *object,
+                                       GAsyncResult  *result,
+                                       gpointer       user_data);
+void      run_kill_process            (Run           *run,
+                                       gboolean       user);
+void      run_qmp_closed_hook         (const GError  *error,
+                                       gpointer       user_data);
+void      run_disconnect_launch_cancel (Run          *run);
+gboolean  run_abandon                 (gpointer       data);
+gboolean  run_has_exited              (Run           *run);
+void      run_timeout                 (Run           *run,
+                                       GSource      **slot,
+                                       int            timeout_msec,
+                                       GSourceFunc    func);
+void      run_launch_fail             (Run           *run,
+                                       GError        *error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Run, run_unref)
+
+/* q-machine-launch.c */
+const char *machine_ensure_temp_dir_locked (QMachine  *self,
+                                            GError   **error);
+
+/* q-machine-events.c */
+void      machine_event_hook          (JsonObject    *event,
+                                       gpointer       user_data);
+void      machine_qmp_event_cb        (QQmpClient    *client,
+                                       const char    *name,
+                                       JsonObject    *event,
+                                       QBox          *box);
+void      machine_fail_waiters        (QMachine      *self,
+                                       const char    *why);
+
+/* Small helpers shared by the files above. */
+void      q_close_fd                  (int           *fd);
+void      q_remove_dir                (const char    *path);
+
+G_END_DECLS

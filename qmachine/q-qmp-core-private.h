@@ -1,0 +1,160 @@
+/* q-qmp-core-private.h: the QMP protocol engine behind QQmpClient
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A Core is the worker-side half of a QQmpClient: the stream, the framer,
+ * the commands in flight, their deadlines, and the emissions waiting for
+ * the owner's context. It is refcounted; the client holds one reference
+ * and every worker operation (a read, a write, a request, a timer) holds
+ * its own. The client is reached only through the box, from the
+ * dispatcher (docs/internals.md).
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+
+#include "q-qmp-client-private.h"
+#include "q-qmp-framer-private.h"
+#include "q-worker-private.h"
+
+G_BEGIN_DECLS
+
+#define MAX_QUEUED_EMISSIONS 10000
+#define READ_CHUNK 65536
+#define MAX_INBAND_IN_FLIGHT_OOB 8
+
+typedef struct
+{
+  char        *id;
+  char        *command;
+  GBytes      *bytes;        /* the serialized command, CRLF-terminated */
+  GUnixFDList *fds;          /* nullable */
+  GTask       *task;         /* NULL once cancelled or timed out: the slot then
+                              * only waits for the late reply */
+  gint64       deadline;     /* monotonic µs, 0 = none */
+  int          timeout_msec;
+  gboolean     raw;
+  gboolean     oob;
+  gboolean     sent;
+} Pending;
+
+typedef enum
+{
+  EMIT_EVENT,
+  EMIT_CLOSED,
+} EmitKind;
+
+typedef struct
+{
+  EmitKind    kind;
+  char       *name;
+  JsonObject *object;
+  GError     *error;
+} Emission;
+
+typedef struct _Core Core;
+struct _Core
+{
+  gatomicrefcount  ref_count;
+
+  /* Set at creation (or, for the dispatcher, on the worker before the
+   * first read); read-only afterwards. */
+  QDispatcher     *dispatcher;
+  GIOStream       *stream;           /* NULL for a client made without one */
+  GInputStream    *input;
+  GOutputStream   *output;
+  GSocket         *socket;           /* nullable: only for GSocketConnection */
+  GCancellable    *io_cancellable;
+
+  /* Worker thread only. */
+  QQmpFramer       framer;
+  guint8          *readbuf;
+  guint            ops_pending;       /* reads and writes in flight */
+  gboolean         stream_closed;
+  GHashTable      *pending;           /* id -> Pending */
+  GQueue           outq;              /* Pending not yet written */
+  GQueue           sent;              /* Pending written, awaiting reply (oldest first) */
+  gboolean         writing;
+  guint            fd_in_flight;      /* sent fd-bearing commands awaiting reply */
+  guint            inband_in_flight;
+  gboolean         oob_enabled;
+  GSource         *deadline_source;   /* fires at the earliest command deadline */
+  gint64           deadline_armed;
+  GTask           *negotiate_task;    /* waiting for the greeting */
+  QQmpNegotiateFlags negotiate_flags;
+  gboolean         negotiated;
+  GPtrArray       *close_tasks;       /* close_async waiting for the out queue to drain */
+  gboolean         closing;
+  QQmpEventHook    event_hook;        /* set and called on the worker only */
+  QQmpClosedHook   closed_hook;
+  gpointer         hook_data;
+  GDestroyNotify   hook_destroy;
+
+  /* Atomic: ids are made on any thread. */
+  int              id_counter;
+
+  /* Protected by mutex: read from any thread. Lock order: the core mutex
+   * is taken alone (nothing else is locked while holding it). */
+  GMutex           mutex;
+  JsonObject      *greeting;
+  gboolean         closed;
+  GError          *closed_error;
+  guint64          max_message_size;
+  GQueue           emissions;
+  guint            queued_events;
+  guint            max_queued_events;
+  guint            dropped_events;
+};
+
+/* A request posted from any thread to the worker. */
+typedef struct
+{
+  Core    *core;
+  Pending *pending;    /* execute */
+  GTask   *task;       /* negotiate, close */
+  GError  *error;      /* fail */
+  char    *id;         /* cancel */
+  gpointer task_key;   /* negotiate cancel: compared, never dereferenced */
+} Request;
+
+Core     *core_new                 (GIOStream    *stream,
+                                    GMainContext *owner_context,
+                                    QBox         *box,
+                                    QDispatchFunc dispatch);
+Core     *core_ref                 (Core         *core);
+void      core_unref               (Core         *core);
+char     *core_next_id             (Core         *core);
+GError   *core_closed_error        (Core         *core);
+void      core_take_emissions      (Core         *core,
+                                    GQueue       *out,
+                                    guint        *dropped);
+void      core_set_owner_context   (Core         *core,
+                                    GMainContext *context,
+                                    QBox         *box,
+                                    QDispatchFunc dispatch);
+void      core_dispose             (Core         *core);
+
+Request  *request_new              (Core         *core);
+void      request_free             (Request      *r);
+gboolean  core_do_execute          (gpointer      data);
+gboolean  core_do_negotiate        (gpointer      data);
+gboolean  core_do_negotiate_cancel (gpointer      data);
+gboolean  core_do_close            (gpointer      data);
+gboolean  core_do_fail             (gpointer      data);
+void      core_execute_cancelled_cb (GCancellable *cancellable,
+                                     gpointer      data);
+
+Pending  *pending_new              (Core         *core,
+                                    const char   *command,
+                                    JsonObject   *arguments,
+                                    gboolean      oob);
+void      pending_free             (Pending      *p);
+void      emission_free            (Emission     *e);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Core, core_unref)
+
+G_END_DECLS

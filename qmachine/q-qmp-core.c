@@ -1,0 +1,1205 @@
+/* q-qmp-core.c: the QMP protocol engine behind QQmpClient
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Everything here runs on the worker thread unless a comment says "any
+ * thread". Requests from the public API arrive as Request records posted
+ * with q_worker_schedule; results leave as GTask returns (which GTask
+ * marshals to the caller's context) and as emissions for the owner's
+ * context, delivered by the client's dispatcher.
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include <gio/gunixfdmessage.h>
+
+#include "q-error.h"
+#include "q-qmp-core-private.h"
+#include "q-util-private.h"
+
+static gboolean core_start_reading (gpointer data);
+
+/* Return through a task held in @slot, and drop that reference. */
+static void
+take_task_return_error (GTask  **slot,
+                        GError  *error)
+{
+  GTask *task = g_steal_pointer (slot);
+
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static void
+take_task_return_boolean (GTask    **slot,
+                          gboolean   value)
+{
+  GTask *task = g_steal_pointer (slot);
+
+  g_task_return_boolean (task, value);
+  g_object_unref (task);
+}
+
+#define take_task_return_new_error(slot, domain, code, ...) \
+  take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
+
+static void core_close       (Core         *core,
+                              const GError *error);
+static void core_write_next  (Core         *core);
+static void core_read_next   (Core         *core);
+static void core_op_done     (Core         *core);
+static void core_arm_deadline (Core        *core);
+
+/* ------------------------------------------------------------------------ */
+/* Pending commands and emissions                                           */
+
+void
+pending_free (Pending *p)
+{
+  g_free (p->id);
+  g_free (p->command);
+  g_clear_pointer (&p->bytes, g_bytes_unref);
+  g_clear_object (&p->fds);
+  g_clear_object (&p->task);
+  g_free (p);
+}
+
+void
+emission_free (Emission *e)
+{
+  g_free (e->name);
+  g_clear_pointer (&e->object, json_object_unref);
+  g_clear_error (&e->error);
+  g_free (e);
+}
+
+Core *
+core_ref (Core *core)
+{
+  g_atomic_ref_count_inc (&core->ref_count);
+  return core;
+}
+
+void
+core_unref (Core *core)
+{
+  if (!g_atomic_ref_count_dec (&core->ref_count))
+    return;
+
+  g_assert (g_hash_table_size (core->pending) == 0);
+  g_assert (core->negotiate_task == NULL);
+  g_assert (core->deadline_source == NULL);
+  g_assert (core->hook_destroy == NULL);
+
+  g_clear_pointer (&core->dispatcher, q_dispatcher_unref);
+  g_clear_object (&core->stream);
+  g_clear_object (&core->socket);
+  g_clear_object (&core->io_cancellable);
+  q_qmp_framer_clear (&core->framer);
+  g_clear_pointer (&core->readbuf, g_free);
+  g_clear_pointer (&core->pending, g_hash_table_unref);
+  g_clear_pointer (&core->close_tasks, g_ptr_array_unref);
+  g_clear_pointer (&core->greeting, json_object_unref);
+  g_clear_error (&core->closed_error);
+  g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
+  g_mutex_clear (&core->mutex);
+  g_free (core);
+}
+
+Core *
+core_new (GIOStream     *stream,
+          GMainContext  *owner_context,
+          QBox          *box,
+          QDispatchFunc  dispatch)
+{
+  Core *core = g_new0 (Core, 1);
+
+  g_atomic_ref_count_init (&core->ref_count);
+  g_mutex_init (&core->mutex);
+  core->dispatcher = q_dispatcher_new (owner_context, box, dispatch);
+  core->io_cancellable = g_cancellable_new ();
+  core->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify)pending_free);
+  core->max_message_size = Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE;
+  core->max_queued_events = MAX_QUEUED_EMISSIONS;
+  q_qmp_framer_init (&core->framer, core->max_message_size);
+
+  if (stream == NULL)
+    {
+      /* Made without a stream (g_object_new with no properties): a closed
+       * client whose every call fails with a clear error. */
+      core->closed = TRUE;
+      core->stream_closed = TRUE;
+      core->closed_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                                        "The QMP client was created without a stream");
+      return core;
+    }
+
+  core->stream = g_object_ref (stream);
+  core->input = g_io_stream_get_input_stream (stream);
+  core->output = g_io_stream_get_output_stream (stream);
+  if (G_IS_SOCKET_CONNECTION (stream))
+    core->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+  core->readbuf = g_malloc (READ_CHUNK);
+
+  q_worker_schedule (core_start_reading, core_ref (core), (GDestroyNotify)core_unref);
+
+  return core;
+}
+
+/* Worker, before the first read returns: signals go to @context. */
+void
+core_set_owner_context (Core          *core,
+                        GMainContext  *context,
+                        QBox          *box,
+                        QDispatchFunc  dispatch)
+{
+  QDispatcher *old = core->dispatcher;
+
+  g_assert (q_worker_is_current ());
+
+  g_mutex_lock (&core->mutex);
+  core->dispatcher = q_dispatcher_new (context, box, dispatch);
+  g_mutex_unlock (&core->mutex);
+
+  q_dispatcher_close (old);
+  q_dispatcher_unref (old);
+}
+
+/* The client is being disposed (any thread): nothing is delivered any
+ * more and nothing waits in the owner's context; the worker closes. */
+void
+core_dispose (Core *core)
+{
+  Request *r = request_new (core);
+
+  g_mutex_lock (&core->mutex);
+  q_dispatcher_close (core->dispatcher);
+  g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
+  g_queue_init (&core->emissions);
+  core->queued_events = 0;
+  g_mutex_unlock (&core->mutex);
+
+  q_worker_schedule (core_do_fail, r, (GDestroyNotify)request_free);
+}
+
+
+/* Owner's context, from the client's dispatch: takes what waits. */
+void
+core_take_emissions (Core   *core,
+                     GQueue *out,
+                     guint  *dropped)
+{
+  g_mutex_lock (&core->mutex);
+  *out = core->emissions;
+  g_queue_init (&core->emissions);
+  core->queued_events = 0;
+  *dropped = core->dropped_events;
+  g_mutex_unlock (&core->mutex);
+}
+
+/* Any thread. Queues a signal for the owner's context. Events beyond
+ * max_queued_events drop the oldest queued event (counted), never the
+ * closed notification. */
+static void
+core_queue_emission (Core     *core,
+                     Emission *e)
+{
+  QDispatcher *dispatcher;
+
+  g_mutex_lock (&core->mutex);
+  if (e->kind == EMIT_EVENT)
+    {
+      if (core->queued_events >= MAX (core->max_queued_events, 1))
+        {
+          for (GList *l = core->emissions.head; l; l = l->next)
+            {
+              Emission *old = l->data;
+              if (old->kind == EMIT_EVENT)
+                {
+                  g_queue_delete_link (&core->emissions, l);
+                  emission_free (old);
+                  core->queued_events--;
+                  if (core->dropped_events++ == 0)
+                    g_debug ("QMP client: the owner's main context is not dispatching events; "
+                               "more than %u wait, dropping the oldest", core->max_queued_events);
+                  break;
+                }
+            }
+        }
+      core->queued_events++;
+    }
+  g_queue_push_tail (&core->emissions, e);
+  dispatcher = core->dispatcher;
+  g_mutex_unlock (&core->mutex);
+
+  /* The dispatcher only changes before the first read (on this thread)
+   * and lives as long as the core. */
+  q_dispatcher_wakeup (dispatcher);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion of commands (worker thread)                                   */
+
+static void
+core_complete (Core       *core,
+               Pending    *p,
+               JsonObject *response)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&p->task);
+  JsonObject *error_obj;
+
+  if (task == NULL)
+    return;
+
+  if (p->raw)
+    {
+      g_task_return_pointer (task, json_object_ref (response),
+                             (GDestroyNotify)json_object_unref);
+      return;
+    }
+
+  if ((error_obj = q_json_get_object (response, "error")))
+    {
+      GError *error = q_qmp_error_from_json (error_obj);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  if (json_object_has_member (response, "return"))
+    {
+      JsonNode *ret = json_object_get_member (response, "return");
+      g_task_return_pointer (task, json_node_copy (ret), (GDestroyNotify)json_node_unref);
+      return;
+    }
+
+  g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                           "QMP reply to %s has neither \"return\" nor \"error\"", p->id);
+}
+
+/* Removes a sent pending command and completes it. */
+static void
+core_finish_sent (Core       *core,
+                  Pending    *p,
+                  JsonObject *response)
+{
+  g_queue_remove (&core->sent, p);
+  if (p->fds != NULL)
+    core->fd_in_flight--;
+  if (!p->oob)
+    core->inband_in_flight--;
+  if (response != NULL)
+    core_complete (core, p, response);
+  g_hash_table_remove (core->pending, p->id);
+
+  /* A reply may unblock a held fd-bearing or in-band command. */
+  core_write_next (core);
+}
+
+static void
+core_handle_return (Core       *core,
+                    JsonObject *message)
+{
+  JsonNode *id_node = json_object_get_member (message, "id");
+  Pending *p = NULL;
+
+  if (id_node != NULL && JSON_NODE_HOLDS_VALUE (id_node) &&
+      json_node_get_value_type (id_node) == G_TYPE_STRING)
+    p = g_hash_table_lookup (core->pending, json_node_get_string (id_node));
+
+  if (id_node == NULL && json_object_has_member (message, "error"))
+    {
+      /* QEMU could not parse something we sent, so it cannot tell us which
+       * command failed: fail the oldest one rather than leave it hanging. */
+      p = g_queue_peek_head (&core->sent);
+      if (p == NULL)
+        {
+          g_debug ("QMP: id-less error with no command pending; dropped");
+          return;
+        }
+    }
+
+  if (p == NULL || !p->sent)
+    {
+      g_debug ("QMP: reply with unknown id dropped");
+      return;
+    }
+
+  core_finish_sent (core, p, message);
+}
+
+static void
+core_greeting_arrived (Core *core);
+
+static void
+core_handle_message (Core       *core,
+                     JsonObject *message)
+{
+  JsonNode *node;
+
+  if (json_object_has_member (message, "QMP"))
+    {
+      JsonObject *qmp = q_json_get_object (message, "QMP");
+      gboolean first;
+
+      if (qmp == NULL)
+        {
+          g_autoptr(GError) error =
+            g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                         "QMP greeting is not an object");
+          core_close (core, error);
+          return;
+        }
+
+      g_mutex_lock (&core->mutex);
+      first = core->greeting == NULL;
+      if (first)
+        core->greeting = json_object_ref (qmp);
+      g_mutex_unlock (&core->mutex);
+
+      if (first)
+        core_greeting_arrived (core);
+      else
+        g_debug ("QMP: second greeting ignored");
+      return;
+    }
+
+  if ((node = json_object_get_member (message, "event")) != NULL)
+    {
+      QQmpEventHook hook;
+      gpointer hook_data;
+      Emission *e;
+
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        {
+          g_debug ("QMP: event without a string name dropped");
+          return;
+        }
+
+      hook = core->event_hook;
+      hook_data = core->hook_data;
+      if (hook != NULL)
+        hook (message, hook_data);
+
+      e = g_new0 (Emission, 1);
+      e->kind = EMIT_EVENT;
+      e->name = g_strdup (json_node_get_string (node));
+      e->object = json_object_ref (message);
+      core_queue_emission (core, e);
+      return;
+    }
+
+  if (json_object_has_member (message, "return") || json_object_has_member (message, "error"))
+    {
+      core_handle_return (core, message);
+      return;
+    }
+
+  g_debug ("QMP: message of unknown kind dropped");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading (worker thread)                                                  */
+
+static gboolean
+core_handle_frame (JsonObject *message,
+                   gpointer    user_data)
+{
+  Core *core = user_data;
+
+  core_handle_message (core, message);
+  return !core->closed;
+}
+
+static void
+core_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(Core) core = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  core_op_done (core);
+
+  if (core->closed)
+    return;
+
+  if (n < 0)
+    {
+      g_autoptr(GError) rerror =
+        g_error_new (error->domain, error->code,
+                     "Reading from the QMP peer failed: %s", error->message);
+      core_close (core, rerror);
+      return;
+    }
+
+  if (n == 0)
+    {
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                           "The QMP peer closed the connection");
+      core_close (core, error);
+      return;
+    }
+
+  g_mutex_lock (&core->mutex);
+  core->framer.max_size = core->max_message_size;
+  g_mutex_unlock (&core->mutex);
+
+  if (!q_qmp_framer_push (&core->framer, core->readbuf, n, core_handle_frame, core, &error))
+    {
+      core_close (core, error);
+      return;
+    }
+  if (!core->closed)
+    core_read_next (core);
+}
+
+static void
+core_read_next (Core *core)
+{
+  if (core->closed)
+    return;
+
+  core->ops_pending++;
+  g_input_stream_read_async (core->input, core->readbuf, READ_CHUNK,
+                             G_PRIORITY_DEFAULT, core->io_cancellable,
+                             core_read_cb, core_ref (core));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing (worker thread)                                                  */
+
+static void
+core_write_done (Core   *core,
+                 GError *error)
+{
+  core->writing = FALSE;
+
+  if (error != NULL)
+    {
+      if (!core->closed)
+        {
+          g_autoptr(GError) werror =
+            g_error_new (error->domain, error->code,
+                         "Writing to the QMP peer failed: %s", error->message);
+          core_close (core, werror);
+        }
+      return;
+    }
+
+  core_write_next (core);
+}
+
+typedef struct
+{
+  Core   *core;
+  GBytes *bytes;   /* keeps the buffer alive while the write runs */
+} WriteOp;
+
+static void
+core_write_all_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  WriteOp *op = user_data;
+  g_autoptr(Core) core = op->core;
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (object), result, NULL, &error);
+  g_bytes_unref (op->bytes);
+  g_free (op);
+  core_op_done (core);
+  core_write_done (core, error);
+}
+
+/* Writes @bytes from @offset on, through the output stream. */
+static void
+core_write_bytes (Core   *core,
+                  GBytes *bytes,
+                  gsize   offset)
+{
+  WriteOp *op = g_new0 (WriteOp, 1);
+  gsize len;
+  const guint8 *buf = g_bytes_get_data (bytes, &len);
+
+  op->core = core_ref (core);
+  op->bytes = g_bytes_ref (bytes);
+  core->ops_pending++;
+  g_output_stream_write_all_async (core->output, buf + offset, len - offset,
+                                   G_PRIORITY_DEFAULT, core->io_cancellable,
+                                   core_write_all_cb, op);
+}
+
+typedef struct
+{
+  Core        *core;
+  GBytes      *bytes;
+  GUnixFDList *fds;
+} FdSend;
+
+static void
+fd_send_free (FdSend *s)
+{
+  core_unref (s->core);
+  g_bytes_unref (s->bytes);
+  g_object_unref (s->fds);
+  g_free (s);
+}
+
+static gboolean core_fd_send_try (gpointer data);
+
+/* Sends the first bytes together with the fds in one sendmsg(), as QEMU
+ * requires; the rest of a partial send goes through the stream. */
+static gboolean
+core_fd_send_try (gpointer data)
+{
+  FdSend *s = data;
+  Core *core = s->core;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketControlMessage) msg = NULL;
+  GOutputVector vec;
+  GSocketControlMessage *msgs[1];
+  gsize written = 0;
+  gsize len;
+  const guint8 *buf;
+  GPollableReturn ret;
+
+  if (core->closed)
+    {
+      core_op_done (core);
+      return G_SOURCE_REMOVE;
+    }
+
+  buf = g_bytes_get_data (s->bytes, &len);
+  vec.buffer = buf;
+  vec.size = len;
+  msg = g_unix_fd_message_new_with_fd_list (s->fds);
+  msgs[0] = msg;
+
+  ret = g_socket_send_message_with_timeout (core->socket, NULL, &vec, 1, msgs, 1,
+                                            G_SOCKET_MSG_NONE, 0, &written,
+                                            core->io_cancellable, &error);
+  if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+    {
+      GSource *source = g_socket_create_source (core->socket, G_IO_OUT, core->io_cancellable);
+
+      g_source_set_callback (source, core_fd_send_try, s, (GDestroyNotify)fd_send_free);
+      g_source_attach (source, q_worker_get_context ());
+      g_source_unref (source);
+      return G_SOURCE_REMOVE;
+    }
+
+  core_ref (core);
+  core_op_done (core);
+
+  if (ret != G_POLLABLE_RETURN_OK)
+    core_write_done (core, error);
+  else if (written < len)
+    core_write_bytes (core, s->bytes, written);
+  else
+    core_write_done (core, NULL);
+
+  fd_send_free (s);
+  core_unref (core);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+core_write_next (Core *core)
+{
+  Pending *p;
+
+  if (core->writing || core->closed)
+    return;
+
+  if (g_queue_is_empty (&core->outq))
+    {
+      if (core->closing)
+        core_close (core, NULL);
+      return;
+    }
+
+  /* Each fd-bearing message replaces the fds QEMU has stashed, so an
+   * fd-bearing command waits until the previous one has been answered;
+   * commands behind it wait too, to keep their order. In-band commands
+   * over the OOB limit wait, but out-of-band ones pass them: that is what
+   * out-of-band is for. */
+  p = NULL;
+  for (GList *l = core->outq.head; l; l = l->next)
+    {
+      Pending *candidate = l->data;
+
+      if (candidate->fds != NULL && core->fd_in_flight > 0)
+        break;
+      if (!candidate->oob && core->oob_enabled &&
+          core->inband_in_flight >= MAX_INBAND_IN_FLIGHT_OOB)
+        continue;
+      p = candidate;
+      g_queue_delete_link (&core->outq, l);
+      break;
+    }
+  if (p == NULL)
+    {
+      /* Only held commands are left: they wait for replies, which a
+       * close does not wait for. */
+      if (core->closing)
+        core_close (core, NULL);
+      return;
+    }
+
+  p->sent = TRUE;
+  g_queue_push_tail (&core->sent, p);
+  if (p->fds != NULL)
+    core->fd_in_flight++;
+  if (!p->oob)
+    core->inband_in_flight++;
+  core->writing = TRUE;
+
+  if (p->fds != NULL)
+    {
+      FdSend *s = g_new0 (FdSend, 1);
+
+      s->core = core_ref (core);
+      s->bytes = g_bytes_ref (p->bytes);
+      s->fds = g_object_ref (p->fds);
+      core->ops_pending++;
+      core_fd_send_try (s);
+    }
+  else
+    core_write_bytes (core, p->bytes, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Closing (worker thread)                                                  */
+
+/* The stream is closed once no read or write is in flight on it (a
+ * stream with a pending operation refuses to close). Cancelling
+ * io_cancellable makes those finish promptly. */
+static void
+core_maybe_close_stream (Core *core)
+{
+  if (core->closed && core->ops_pending == 0 && !core->stream_closed)
+    {
+      core->stream_closed = TRUE;
+      g_io_stream_close (core->stream, NULL, NULL);
+      /* Nothing reads any more: a closed client costs no buffers. */
+      g_clear_pointer (&core->readbuf, g_free);
+      q_qmp_framer_clear (&core->framer);
+      q_qmp_framer_init (&core->framer, 1);
+    }
+}
+
+static void
+core_op_done (Core *core)
+{
+  g_assert (core->ops_pending > 0);
+  core->ops_pending--;
+  core_maybe_close_stream (core);
+}
+
+static void
+core_close (Core         *core,
+            const GError *error)
+{
+  g_autoptr(GError) fail = NULL;
+  g_autoptr(GPtrArray) close_tasks = NULL;
+  g_autoptr(GTask) negotiate_task = NULL;
+  QQmpClosedHook hook;
+  gpointer hook_data;
+  GDestroyNotify hook_destroy;
+  Emission *e;
+  Pending *p;
+
+  g_assert (q_worker_is_current ());
+
+  if (core->closed)
+    return;
+
+  g_mutex_lock (&core->mutex);
+  core->closed = TRUE;
+  core->closed_error = error ? g_error_copy (error) : NULL;
+  g_mutex_unlock (&core->mutex);
+
+  hook = core->closed_hook;
+  hook_data = core->hook_data;
+  hook_destroy = core->hook_destroy;
+  core->event_hook = NULL;
+  core->closed_hook = NULL;
+  core->hook_data = NULL;
+  core->hook_destroy = NULL;
+
+  q_destroy_source (&core->deadline_source);
+
+  if (error != NULL)
+    g_debug ("QMP connection closed: %s", error->message);
+
+  g_cancellable_cancel (core->io_cancellable);
+  core_maybe_close_stream (core);
+
+  if (error != NULL)
+    fail = g_error_copy (error);
+  else
+    fail = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QMP connection was closed");
+
+  /* Fail everything that waits, in the order it was sent. */
+  while ((p = g_queue_pop_head (&core->sent)))
+    {
+      if (p->task != NULL)
+        take_task_return_error (&p->task, g_error_copy (fail));
+      g_hash_table_remove (core->pending, p->id);
+    }
+  while ((p = g_queue_pop_head (&core->outq)))
+    {
+      if (p->task != NULL)
+        take_task_return_error (&p->task, g_error_copy (fail));
+      g_hash_table_remove (core->pending, p->id);
+    }
+  g_assert (g_hash_table_size (core->pending) == 0);
+
+  if ((negotiate_task = g_steal_pointer (&core->negotiate_task)))
+    g_task_return_error (negotiate_task, g_error_copy (fail));
+
+  close_tasks = g_steal_pointer (&core->close_tasks);
+  for (guint i = 0; close_tasks && i < close_tasks->len; i++)
+    g_task_return_boolean (g_ptr_array_index (close_tasks, i), TRUE);
+
+  if (hook != NULL)
+    hook (error, hook_data);
+  if (hook_destroy != NULL)
+    hook_destroy (hook_data);
+
+  e = g_new0 (Emission, 1);
+  e->kind = EMIT_CLOSED;
+  e->error = error ? g_error_copy (error) : NULL;
+  core_queue_emission (core, e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests posted from any thread to the worker                            */
+
+
+void
+request_free (Request *r)
+{
+  core_unref (r->core);
+  g_clear_pointer (&r->pending, pending_free);
+  g_clear_object (&r->task);
+  g_clear_error (&r->error);
+  g_free (r->id);
+  g_free (r);
+}
+
+Request *
+request_new (Core *core)
+{
+  Request *r = g_new0 (Request, 1);
+  r->core = core_ref (core);
+  return r;
+}
+
+static gboolean
+core_start_reading (gpointer data)
+{
+  Core *core = data;
+
+  core_read_next (core);
+  return G_SOURCE_REMOVE;
+}
+
+GError *
+core_closed_error (Core *core)
+{
+  GError *error;
+
+  g_mutex_lock (&core->mutex);
+  if (core->closed_error != NULL)
+    error = g_error_new (core->closed_error->domain, core->closed_error->code,
+                         "The QMP connection is closed: %s", core->closed_error->message);
+  else
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QMP connection is closed");
+  g_mutex_unlock (&core->mutex);
+
+  return error;
+}
+
+gboolean
+core_do_execute (gpointer data)
+{
+  Request *r = data;
+  Core *core = r->core;
+  Pending *p = g_steal_pointer (&r->pending);
+
+  if (core->closed)
+    {
+      take_task_return_error (&p->task, core_closed_error (core));
+      pending_free (p);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (p->task != NULL && g_task_return_error_if_cancelled (p->task))
+    {
+      g_clear_object (&p->task);
+      pending_free (p);
+      return G_SOURCE_REMOVE;
+    }
+
+  g_hash_table_insert (core->pending, p->id, p);
+  g_queue_push_tail (&core->outq, p);
+  if (p->deadline != 0 && (core->deadline_source == NULL || p->deadline < core->deadline_armed))
+    core_arm_deadline (core);
+  core_write_next (core);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines (worker thread)                                                */
+
+/* One timer per core, for the earliest deadline of the commands still
+ * waiting: nothing per command but a number. */
+static gboolean
+core_deadline_cb (gpointer data)
+{
+  Core *core = data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr(GPtrArray) expired = g_ptr_array_new ();
+  GHashTableIter iter;
+  Pending *p;
+
+  g_clear_pointer (&core->deadline_source, g_source_unref);
+
+  g_hash_table_iter_init (&iter, core->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
+    if (p->task != NULL && p->deadline != 0 && p->deadline <= now)
+      g_ptr_array_add (expired, p);
+
+  for (guint i = 0; i < expired->len; i++)
+    {
+      p = g_ptr_array_index (expired, i);
+      take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                  "No reply to the QMP command %s within %d ms",
+                                  p->command, p->timeout_msec);
+      if (!p->sent)
+        {
+          /* Never written: no reply will come, forget it. */
+          g_queue_remove (&core->outq, p);
+          g_hash_table_remove (core->pending, p->id);
+        }
+      /* Otherwise the slot stays until the late reply arrives and is
+       * dropped, so the reply stream never desynchronises. */
+    }
+
+  core_arm_deadline (core);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+core_arm_deadline (Core *core)
+{
+  GHashTableIter iter;
+  gint64 earliest = 0;
+  gint64 delay_ms;
+  Pending *p;
+
+  q_destroy_source (&core->deadline_source);
+  if (core->closed)
+    return;
+
+  g_hash_table_iter_init (&iter, core->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
+    if (p->task != NULL && p->deadline != 0 && (earliest == 0 || p->deadline < earliest))
+      earliest = p->deadline;
+  if (earliest == 0)
+    return;
+
+  core->deadline_armed = earliest;
+  delay_ms = MAX (0, (earliest - g_get_monotonic_time () + 999) / 1000);
+  core->deadline_source = q_worker_timeout_source ((int)MIN (delay_ms, G_MAXINT), core_deadline_cb,
+                                                   core_ref (core), (GDestroyNotify)core_unref);
+}
+
+static gboolean
+core_do_cancel (gpointer data)
+{
+  Request *r = data;
+  Core *core = r->core;
+  Pending *p = g_hash_table_lookup (core->pending, r->id);
+
+  if (p == NULL || p->task == NULL)
+    return G_SOURCE_REMOVE;
+
+  take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The QMP command %s was cancelled", p->id);
+
+  if (!p->sent)
+    {
+      /* Never written: no reply will come, forget it. */
+      g_queue_remove (&core->outq, p);
+      g_hash_table_remove (core->pending, p->id);
+    }
+  /* Otherwise the slot stays until the late reply arrives and is dropped,
+   * so the reply stream never desynchronises. */
+
+  return G_SOURCE_REMOVE;
+}
+
+void
+core_execute_cancelled_cb (GCancellable *cancellable,
+                      gpointer      data)
+{
+  Request *src = data;
+  Request *r = request_new (src->core);
+
+  r->id = g_strdup (src->id);
+  q_worker_schedule (core_do_cancel, r, (GDestroyNotify)request_free);
+}
+
+static void
+core_send_capabilities (Core *core);
+
+gboolean
+core_do_negotiate (gpointer data)
+{
+  Request *r = data;
+  Core *core = r->core;
+  gboolean have_greeting;
+
+  if (core->closed)
+    {
+      take_task_return_error (&r->task, core_closed_error (core));
+      return G_SOURCE_REMOVE;
+    }
+  if (g_task_return_error_if_cancelled (r->task))
+    return G_SOURCE_REMOVE;
+  if (core->negotiate_task != NULL || core->negotiated)
+    {
+      take_task_return_new_error (&r->task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               core->negotiated ? "QMP capabilities are already negotiated"
+                                                : "QMP negotiation is already in progress");
+      return G_SOURCE_REMOVE;
+    }
+
+  core->negotiate_task = g_steal_pointer (&r->task);
+  core->negotiate_flags = GPOINTER_TO_UINT (g_task_get_task_data (core->negotiate_task));
+
+  g_mutex_lock (&core->mutex);
+  have_greeting = core->greeting != NULL;
+  g_mutex_unlock (&core->mutex);
+
+  if (have_greeting)
+    core_send_capabilities (core);
+
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+core_do_negotiate_cancel (gpointer data)
+{
+  Request *r = data;
+  Core *core = r->core;
+
+  /* Only the wait for the greeting is cancelled here; once
+   * qmp_capabilities is in flight, its own cancellation applies. */
+  if (core->negotiate_task != NULL && (gpointer)core->negotiate_task == r->task_key)
+    {
+      GTask *task = g_steal_pointer (&core->negotiate_task);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Waiting for the QMP greeting was cancelled");
+      g_object_unref (task);
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+core_do_close (gpointer data)
+{
+  Request *r = data;
+  Core *core = r->core;
+
+  if (core->closed)
+    {
+      take_task_return_boolean (&r->task, TRUE);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (core->close_tasks == NULL)
+    core->close_tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (core->close_tasks, g_steal_pointer (&r->task));
+
+  /* Flush what is queued first: closing right behind a command (such as
+   * `quit`) can make QEMU drop it. */
+  core->closing = TRUE;
+  core_write_next (core);
+
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+core_do_fail (gpointer data)
+{
+  Request *r = data;
+
+  core_close (r->core, r->error);
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Negotiation (worker thread)                                              */
+
+static void
+capabilities_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(Core) core = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  g_autoptr(GTask) task = NULL;
+
+  ret = g_task_propagate_pointer (G_TASK (result), &error);
+  task = g_steal_pointer (&core->negotiate_task);
+
+  if (task == NULL)
+    return;
+
+  if (ret == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  core->negotiated = TRUE;
+  g_task_return_boolean (task, TRUE);
+}
+
+char *
+core_next_id (Core *core)
+{
+  return g_strdup_printf ("qm-%u", (guint)g_atomic_int_add (&core->id_counter, 1));
+}
+
+static GBytes *serialize_command (const char *command,
+                                   JsonObject *arguments,
+                                   gboolean    oob,
+                                   const char *id);
+
+/* Any thread: a command ready for core_do_execute. */
+Pending *
+pending_new (Core       *core,
+             const char *command,
+             JsonObject *arguments,
+             gboolean    oob)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->id = core_next_id (core);
+  p->command = g_strdup (command);
+  p->bytes = serialize_command (command, arguments, oob, p->id);
+  p->oob = oob;
+
+  return p;
+}
+
+static GBytes *
+serialize_command (const char *command,
+                   JsonObject *arguments,
+                   gboolean    oob,
+                   const char *id)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, oob ? "exec-oob" : "execute");
+  json_builder_add_string_value (builder, command);
+  if (arguments != NULL)
+    {
+      JsonNode *args = json_node_new (JSON_NODE_OBJECT);
+      json_node_set_object (args, arguments);
+      json_builder_set_member_name (builder, "arguments");
+      json_builder_add_value (builder, args);
+    }
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, id);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, &len);
+
+  {
+    GString *s = g_string_new_len (text, len);
+    g_string_append (s, "\r\n");
+    return g_string_free_to_bytes (s);
+  }
+}
+
+static void
+core_send_capabilities (Core *core)
+{
+  g_autoptr(JsonObject) args = NULL;
+  GTask *task;
+  Pending *p;
+
+  if (core->negotiate_flags & Q_QMP_NEGOTIATE_FLAGS_OOB)
+    {
+      JsonObject *greeting;
+      JsonArray *caps;
+      gboolean offered = FALSE;
+
+      g_mutex_lock (&core->mutex);
+      greeting = core->greeting;
+      caps = q_json_get_array (greeting, "capabilities");
+      for (guint i = 0; caps && i < json_array_get_length (caps); i++)
+        {
+          JsonNode *n = json_array_get_element (caps, i);
+          if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING &&
+              g_strcmp0 (json_node_get_string (n), "oob") == 0)
+            offered = TRUE;
+        }
+      g_mutex_unlock (&core->mutex);
+
+      if (!offered)
+        {
+          task = g_steal_pointer (&core->negotiate_task);
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                   "The QMP server does not offer out-of-band execution");
+          g_object_unref (task);
+          return;
+        }
+
+      args = json_object_new ();
+      {
+        JsonArray *enable = json_array_new ();
+        json_array_add_string_element (enable, "oob");
+        json_object_set_array_member (args, "enable", enable);
+      }
+      core->oob_enabled = TRUE;
+    }
+
+  p = pending_new (core, "qmp_capabilities", args, FALSE);
+  p->task = g_task_new (NULL, NULL, capabilities_cb, core_ref (core));
+  g_task_set_source_tag (p->task, core_send_capabilities);
+
+  g_hash_table_insert (core->pending, p->id, p);
+  g_queue_push_tail (&core->outq, p);
+  core_write_next (core);
+}
+
+static void
+core_greeting_arrived (Core *core)
+{
+  if (core->negotiate_task != NULL)
+    core_send_capabilities (core);
+}
+

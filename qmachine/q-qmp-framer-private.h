@@ -1,0 +1,44 @@
+/* q-qmp-framer-private.h: QMP's byte stream into JSON objects
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Deepest nesting accepted from a peer, checked before the recursive
+ * parser sees a message. */
+#define Q_QMP_FRAMER_MAX_DEPTH 1024
+
+/* Splits the stream into CRLF/LF-terminated messages, enforces the size
+ * and depth limits, and parses each into a JsonObject. Owned and used by
+ * one thread (the worker); holds no references to anything else. */
+typedef struct
+{
+  GByteArray *inbuf;
+  gsize       scanned;        /* bytes of inbuf known to hold no newline */
+  JsonParser *parser;
+  guint64     max_size;
+} QQmpFramer;
+
+/* Called for each message, in order; return FALSE to stop (the consumer
+ * closed). @message is borrowed. */
+typedef gboolean (*QQmpFramerFunc) (JsonObject *message,
+                                    gpointer    user_data);
+
+void      q_qmp_framer_init   (QQmpFramer     *framer,
+                               guint64         max_size);
+void      q_qmp_framer_clear  (QQmpFramer     *framer);
+gboolean  q_qmp_framer_push   (QQmpFramer     *framer,
+                               const guint8   *data,
+                               gsize           len,
+                               QQmpFramerFunc  func,
+                               gpointer        user_data,
+                               GError        **error);
+
+G_END_DECLS
