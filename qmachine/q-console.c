@@ -92,8 +92,14 @@ struct _QConsole
   GList             *waiters;
   guint64            next_waiter_id;
 
+  GQueue             emissions;      /* Emission, for the owner's context */
+
   int                queued_bytes;       /* atomic: bytes in undispatched `output` */
   int                dropped_emissions;  /* atomic */
+
+  /* Set at creation; the dispatcher is closed by dispose. */
+  QBox              *box;
+  QDispatcher       *dispatcher;
 };
 
 G_DEFINE_FINAL_TYPE (QConsole, q_console, G_TYPE_OBJECT)
@@ -253,34 +259,43 @@ complete_resolved (GPtrArray *done)
 
 typedef struct
 {
-  QConsole *console;
   GBytes   *chunk;
   GError   *error;
   gboolean  closed;
 } Emission;
 
-static gboolean
-emission_dispatch (gpointer data)
-{
-  Emission *e = data;
-
-  if (e->closed)
-    g_signal_emit (e->console, signals [CLOSED], 0, e->error);
-  else
-    {
-      g_atomic_int_add (&e->console->queued_bytes, -(int)g_bytes_get_size (e->chunk));
-      g_signal_emit (e->console, signals [OUTPUT], 0, e->chunk);
-    }
-  return G_SOURCE_REMOVE;
-}
-
 static void
 emission_free (Emission *e)
 {
-  g_object_unref (e->console);
   g_clear_pointer (&e->chunk, g_bytes_unref);
   g_clear_error (&e->error);
   g_free (e);
+}
+
+/* Owner's context, from the dispatcher. */
+static void
+console_dispatch (gpointer object)
+{
+  QConsole *self = object;
+  GQueue items;
+  Emission *e;
+
+  g_mutex_lock (&self->mutex);
+  items = self->emissions;
+  g_queue_init (&self->emissions);
+  g_mutex_unlock (&self->mutex);
+
+  while ((e = g_queue_pop_head (&items)))
+    {
+      if (e->closed)
+        g_signal_emit (self, signals [CLOSED], 0, e->error);
+      else
+        {
+          g_atomic_int_add (&self->queued_bytes, -(int)g_bytes_get_size (e->chunk));
+          g_signal_emit (self, signals [OUTPUT], 0, e->chunk);
+        }
+      emission_free (e);
+    }
 }
 
 static void
@@ -311,12 +326,15 @@ console_emit (QConsole     *self,
     }
 
   e = g_new0 (Emission, 1);
-
-  e->console = g_object_ref (self);
   e->chunk = chunk ? g_bytes_ref (chunk) : NULL;
   e->closed = closed;
   e->error = error ? g_error_copy (error) : NULL;
-  q_schedule_in_context (self->owner_context, emission_dispatch, e, (GDestroyNotify)emission_free);
+
+  g_mutex_lock (&self->mutex);
+  g_queue_push_tail (&self->emissions, e);
+  g_mutex_unlock (&self->mutex);
+
+  q_dispatcher_wakeup (self->dispatcher);
 }
 
 /* Worker: new output arrived. */
@@ -574,12 +592,27 @@ write_idle (gpointer data)
 /* GObject                                                                  */
 
 static void
+q_console_dispose (GObject *object)
+{
+  QConsole *self = (QConsole *)object;
+
+  /* Nothing waits for the owner's context once the console goes. */
+  q_box_clear (self->box);
+  q_dispatcher_close (self->dispatcher);
+
+  G_OBJECT_CLASS (q_console_parent_class)->dispose (object);
+}
+
+static void
 q_console_finalize (GObject *object)
 {
   QConsole *self = (QConsole *)object;
 
   g_assert (self->waiters == NULL);
 
+  g_queue_clear_full (&self->emissions, (GDestroyNotify)emission_free);
+  g_clear_pointer (&self->dispatcher, q_dispatcher_unref);
+  g_clear_pointer (&self->box, q_box_unref);
   if (self->log_fd >= 0)
     close (self->log_fd);
   g_clear_object (&self->conn);
@@ -597,6 +630,7 @@ q_console_class_init (QConsoleClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = q_console_dispose;
   object_class->finalize = q_console_finalize;
 
   /**
@@ -644,6 +678,13 @@ q_console_init (QConsole *self)
   g_mutex_init (&self->mutex);
   self->buf = g_byte_array_new ();
   self->log_fd = -1;
+  self->buffer_size = Q_CONSOLE_DEFAULT_BUFFER_SIZE;
+  /* A console made with g_object_new() alone (from a binding, say) has no
+   * stream: it is closed, and every call on it fails clearly. */
+  self->closed = TRUE;
+  self->box = q_box_new (self);
+  self->owner_context = g_main_context_ref_thread_default ();
+  self->dispatcher = q_dispatcher_new (self->owner_context, self->box, console_dispatch);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -658,7 +699,13 @@ q_console_new (GSocket      *socket,
 {
   QConsole *self = g_object_new (Q_TYPE_CONSOLE, NULL);
 
+  /* Signals go to the machine owner's context. */
+  q_dispatcher_close (self->dispatcher);
+  q_dispatcher_unref (self->dispatcher);
+  g_main_context_unref (self->owner_context);
   self->owner_context = g_main_context_ref (owner_context);
+  self->dispatcher = q_dispatcher_new (owner_context, self->box, console_dispatch);
+  self->closed = FALSE;
   self->conn = g_socket_connection_factory_create_connection (socket);
   self->input = g_io_stream_get_input_stream (G_IO_STREAM (self->conn));
   self->output = g_io_stream_get_output_stream (G_IO_STREAM (self->conn));
@@ -694,7 +741,8 @@ q_console_close (QConsole *self)
  * Gets the raw stream of the console: QEMU's serial port on the other end.
  * Read it yourself only when the machine does not drain the console.
  *
- * Returns: (transfer none): the console stream
+ * Returns: (transfer none) (nullable): the console stream, or %NULL for a
+ *   console made without one
  *
  * Since: 1.0
  */
@@ -702,7 +750,7 @@ GIOStream *
 q_console_get_stream (QConsole *self)
 {
   g_return_val_if_fail (Q_IS_CONSOLE (self), NULL);
-  return G_IO_STREAM (self->conn);
+  return self->conn ? G_IO_STREAM (self->conn) : NULL;
 }
 
 /**
