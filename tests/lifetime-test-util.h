@@ -1,0 +1,105 @@
+/* lifetime-test-util.h: counting what a process holds, for the lifetime
+ * regression, soak and fault tests
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qmachine.h"
+
+static inline const char *
+test_qemu_binary (void)
+{
+  const char *env = g_getenv ("QMACHINE_TEST_QEMU");
+  return env ? env : "qemu-system-x86_64";
+}
+
+/* Entries in a /proc/self directory (open fds, threads). */
+static inline guint
+count_dir (const char *path)
+{
+  DIR *dir = opendir (path);
+  struct dirent *ent;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((ent = readdir (dir)))
+    if (ent->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+static inline guint
+count_fds (void)
+{
+  return count_dir ("/proc/self/fd") - 1;   /* minus the one reading it */
+}
+
+static inline guint
+count_threads (void)
+{
+  return count_dir ("/proc/self/task");
+}
+
+/* Resident set size in KiB. */
+static inline guint64
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "\nVmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10);
+}
+
+static gboolean
+tick_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates @context (woken every 10 ms, since what we wait for may
+ * change on another thread without waking it) until @cond returns TRUE
+ * or @timeout_ms passes. Returns whether @cond held. */
+static inline gboolean
+wait_until (GMainContext *context,
+            gboolean    (*cond) (gpointer),
+            gpointer      data,
+            guint         timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+  GSource *tick = g_timeout_source_new (10);
+  gboolean ok;
+
+  g_source_set_callback (tick, tick_cb, NULL, NULL);
+  g_source_attach (tick, context);
+  while (!(ok = cond (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (tick);
+  g_source_unref (tick);
+
+  return ok;
+}
+
+static void
+count_finalized_cb (gpointer data,
+                    GObject *where)
+{
+  g_atomic_int_inc ((int *)data);
+}
+
+static gboolean
+int_is_set (gpointer data)
+{
+  return g_atomic_int_get ((int *)data) != 0;
+}
