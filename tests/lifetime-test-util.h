@@ -62,7 +62,7 @@ rss_kib (void)
   return g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10);
 }
 
-static gboolean
+static inline gboolean
 tick_cb (gpointer data)
 {
   return G_SOURCE_CONTINUE;
@@ -91,14 +91,14 @@ wait_until (GMainContext *context,
   return ok;
 }
 
-static void
+static inline void
 count_finalized_cb (gpointer data,
                     GObject *where)
 {
   g_atomic_int_inc ((int *)data);
 }
 
-static gboolean
+static inline gboolean
 int_is_set (gpointer data)
 {
   return g_atomic_int_get ((int *)data) != 0;
