@@ -8,13 +8,18 @@
 #
 # Builds with warnings fatal (-Dwerror=true), the GIR, the Vala bindings and
 # the API reference (so g-ir-scanner and gi-docgen warnings fail too), then
-# runs `meson test --print-errorlogs`: the unit, qemu and docs suites.
+# runs `meson test --print-errorlogs`: the unit, qemu, guest, bindings,
+# python and docs suites, then the soak (`--setup soak --suite slow`).
 # Extra arguments go to `meson setup` (e.g. -Dguest_tests=false).
+#
+# A plain `meson setup` builds no guest (it would download packages);
+# this script turns -Dguest_tests on.
 #
 # Environment:
 #   QMACHINE_BUILDDIR        build directory (default: _build)
 #   QMACHINE_SKIP_DEPS=1     do not run build-aux/install-deps.sh
 #   QMACHINE_TEST_ARGS       extra arguments for `meson test` (word-split)
+#   QMACHINE_SKIP_SOAK=1     leave out the soak
 #
 # Exits non-zero when anything fails.
 
@@ -28,7 +33,7 @@ if [ "${QMACHINE_SKIP_DEPS:-0}" != 1 ]; then
   ./build-aux/install-deps.sh
 fi
 
-setup_args=(-Dwerror=true -Dintrospection=enabled -Dvapi=true -Ddocs=true "$@")
+setup_args=(-Dwerror=true -Dintrospection=enabled -Dvapi=true -Ddocs=true -Dguest_tests=true "$@")
 
 if [ -f "$BUILDDIR/meson-private/coredata.dat" ]; then
   echo "run-tests.sh: reconfiguring $BUILDDIR with ${setup_args[*]}"
@@ -43,3 +48,6 @@ meson compile -C "$BUILDDIR"
 # shellcheck disable=SC2206
 test_args=(${QMACHINE_TEST_ARGS:-})
 meson test -C "$BUILDDIR" --print-errorlogs "${test_args[@]}"
+if [ "${QMACHINE_SKIP_SOAK:-0}" != 1 ]; then
+  meson test -C "$BUILDDIR" --print-errorlogs --setup soak --suite slow "${test_args[@]}"
+fi
