@@ -850,6 +850,8 @@ q_machine_launch_async (QMachine            *self,
 
   self->run = run;
   g_set_object (&self->console, run->console);
+  if (self->qmp_client != NULL)
+    self->dropped_signals += q_qmp_client_get_dropped_events (self->qmp_client);
   g_clear_object (&self->qmp_client);
   machine_set_full_args_locked (self, g_strdupv (run->argv));
   self->have_exit_code = FALSE;

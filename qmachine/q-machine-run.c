@@ -187,8 +187,7 @@ run_unref (Run *run)
   g_free (run->unix_path);
   g_free (run->temp_dir);
   g_clear_object (&run->subprocess);
-  if (run->qmp != NULL)
-    q_qmp_client_set_hooks (run->qmp, NULL, NULL, NULL, NULL);
+  /* The client's hooks held a reference: they are gone by now. */
   g_clear_object (&run->qmp);
   g_clear_object (&run->console);
   g_clear_error (&run->launch_error);

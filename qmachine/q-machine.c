@@ -508,7 +508,8 @@ q_machine_class_init (QMachineClass *klass)
    * How many events the queue keeps for [method@QMachine.Machine.get_event]
    * and [method@QMachine.Machine.event_wait]; when full the oldest is
    * dropped, counted in [method@QMachine.Machine.get_dropped_events] and
-   * logged.
+   * logged. It also bounds the [signal@QMachine.Machine::event] emissions
+   * waiting for an owner's context that is not dispatched.
    *
    * Since: 1.0
    */
@@ -1128,12 +1129,20 @@ void
 q_machine_set_event_queue_limit (QMachine *self,
                                  guint     limit)
 {
+  g_autoptr(QQmpClient) client = NULL;
+
   g_return_if_fail (Q_IS_MACHINE (self));
   g_return_if_fail (limit > 0);
 
   g_mutex_lock (&self->mutex);
   self->event_queue_limit = limit;
+  if (self->qmp_client != NULL)
+    client = g_object_ref (self->qmp_client);
   g_mutex_unlock (&self->mutex);
+
+  /* The signals waiting for this context have the same bound. */
+  if (client != NULL)
+    q_qmp_client_set_max_queued_events (client, limit);
   g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_LIMIT]);
 }
 

@@ -91,6 +91,22 @@ wait_until (GMainContext *context,
   return ok;
 }
 
+static inline gboolean
+fds_at_most (gpointer data)
+{
+  return count_fds () <= GPOINTER_TO_UINT (data);
+}
+
+/* What a finished run closes is closed on the worker, a moment after the
+ * objects are gone: let it settle before counting. */
+static inline guint
+settled_fds (GMainContext *context,
+             guint         at_most)
+{
+  wait_until (context, fds_at_most, GUINT_TO_POINTER (at_most), 5000);
+  return count_fds ();
+}
+
 static inline void
 count_finalized_cb (gpointer data,
                     GObject *where)
