@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "q-console-private.h"
+#include "q-waiter-private.h"
 #include "q-worker-private.h"
 
 /**
@@ -54,12 +55,10 @@ typedef enum
 
 typedef struct
 {
-  guint64   id;
+  QWaiter   base;
   WaitKind  kind;
   char     *pattern;
   GRegex   *regex;
-  GTask    *task;
-  GSource  *timeout;
   int       timeout_msec;
 } Waiter;
 
@@ -119,14 +118,9 @@ static void console_close_now  (QConsole *self,
 static void
 waiter_free (Waiter *w)
 {
+  q_waiter_clear (&w->base);
   g_free (w->pattern);
   g_clear_pointer (&w->regex, g_regex_unref);
-  g_clear_object (&w->task);
-  if (w->timeout != NULL)
-    {
-      g_source_destroy (w->timeout);
-      g_source_unref (w->timeout);
-    }
   g_free (w);
 }
 
@@ -232,7 +226,7 @@ console_resolve_locked (QConsole *self)
         done = g_ptr_array_new ();
       {
         Resolved *r = g_new0 (Resolved, 1);
-        r->task = g_steal_pointer (&w->task);
+        r->task = g_steal_pointer (&w->base.task);
         r->text = text;
         g_ptr_array_add (done, r);
       }
@@ -498,7 +492,7 @@ console_close_now (QConsole     *self,
   for (GList *l = waiters; l; l = l->next)
     {
       Waiter *w = l->data;
-      g_task_return_error (w->task, g_error_copy (fail));
+      g_task_return_error (w->base.task, g_error_copy (fail));
       waiter_free (w);
     }
   g_list_free (waiters);
@@ -830,88 +824,54 @@ q_console_is_closed (QConsole *self)
   return ret;
 }
 
-typedef struct
+static QWaiter *
+waiter_take (gpointer object,
+             guint64  id)
 {
-  QConsole *console;
-  guint64   id;
-  GError   *error;
-} WaiterEnd;
-
-static void
-waiter_end_free (WaiterEnd *end)
-{
-  g_object_unref (end->console);
-  g_clear_error (&end->error);
-  g_free (end);
-}
-
-static gboolean
-waiter_end_cb (gpointer data)
-{
-  WaiterEnd *end = data;
-  QConsole *self = end->console;
-  g_autofree char *last = NULL;
+  QConsole *self = object;
   Waiter *w = NULL;
 
   g_mutex_lock (&self->mutex);
   for (GList *l = self->waiters; l; l = l->next)
     {
-      if (((Waiter *)l->data)->id == end->id)
+      if (((Waiter *)l->data)->base.id == id)
         {
           w = l->data;
           self->waiters = g_list_delete_link (self->waiters, l);
           break;
         }
     }
+  g_mutex_unlock (&self->mutex);
+
+  return w ? &w->base : NULL;
+}
+
+static GError *
+waiter_timeout_error (gpointer  object,
+                      QWaiter  *base)
+{
+  QConsole *self = object;
+  Waiter *w = (Waiter *)base;
+  g_autofree char *last = NULL;
+
+  g_mutex_lock (&self->mutex);
   last = console_last_seen_locked (self);
   g_mutex_unlock (&self->mutex);
 
-  if (w == NULL)
-    return G_SOURCE_REMOVE;
-
-  if (end->error != NULL)
-    g_task_return_error (w->task, g_steal_pointer (&end->error));
-  else if (w->kind == WAIT_LINE)
-    g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                             "No complete line within %d ms; last output: \"%s\"",
-                             w->timeout_msec, last);
-  else
-    g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                             "\"%s\" did not appear within %d ms; last output: \"%s\"",
-                             w->pattern, w->timeout_msec, last);
-
-  /* This may be the timeout source itself: let it be destroyed once. */
-  if (w->timeout != NULL)
-    {
-      g_source_destroy (w->timeout);
-      g_clear_pointer (&w->timeout, g_source_unref);
-    }
-  waiter_free (w);
-
-  return G_SOURCE_REMOVE;
+  if (w->kind == WAIT_LINE)
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "No complete line within %d ms; last output: \"%s\"",
+                        w->timeout_msec, last);
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                      "\"%s\" did not appear within %d ms; last output: \"%s\"",
+                      w->pattern, w->timeout_msec, last);
 }
 
-static void
-waiter_cancelled_cb (GCancellable *cancellable,
-                     WaiterEnd    *src)
-{
-  WaiterEnd *end = g_new0 (WaiterEnd, 1);
-
-  end->console = g_object_ref (src->console);
-  end->id = src->id;
-  end->error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The console wait was cancelled");
-  q_worker_schedule (waiter_end_cb, end, (GDestroyNotify)waiter_end_free);
-}
-
-static void
-waiter_disconnect (gpointer data)
-{
-  gpointer *pair = data;
-
-  g_cancellable_disconnect (pair[0], GPOINTER_TO_SIZE (pair[1]));
-  g_object_unref (pair[0]);
-  g_free (pair);
-}
+static const QWaiterClass waiter_class = {
+  waiter_take,
+  waiter_timeout_error,
+  (void (*) (QWaiter *))waiter_free,
+};
 
 static void
 console_wait (QConsole            *self,
@@ -931,12 +891,12 @@ console_wait (QConsole            *self,
   g_task_set_name (task, "[qmachine] console wait");
   g_task_set_check_cancellable (task, FALSE);
 
-  w->task = g_object_ref (task);
+  w->base.task = g_object_ref (task);
   w->timeout_msec = timeout_msec;
 
   /* Buffered output first, under the same lock the reader appends with. */
   g_mutex_lock (&self->mutex);
-  w->id = ++self->next_waiter_id;
+  w->base.id = ++self->next_waiter_id;
   self->waiters = g_list_append (self->waiters, w);
   done = console_resolve_locked (self);
   closed = self->closed;
@@ -950,37 +910,16 @@ console_wait (QConsole            *self,
           g_mutex_unlock (&self->mutex);
           complete_resolved (done);
           if (closed)
-            g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+            g_task_return_new_error (w->base.task, G_IO_ERROR, G_IO_ERROR_CLOSED,
                                      "The console is closed; last output: \"%s\"", last);
           else
-            g_task_return_new_error (w->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+            g_task_return_new_error (w->base.task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                      "Not in the buffered output; last output: \"%s\"", last);
           waiter_free (w);
           return;
         }
 
-      if (timeout_msec > 0)
-        {
-          WaiterEnd *end = g_new0 (WaiterEnd, 1);
-
-          end->console = g_object_ref (self);
-          end->id = w->id;
-          w->timeout = q_worker_timeout_source (timeout_msec, waiter_end_cb, end,
-                                                (GDestroyNotify)waiter_end_free);
-        }
-      if (cancellable != NULL)
-        {
-          WaiterEnd *end = g_new0 (WaiterEnd, 1);
-          gpointer *pair = g_new0 (gpointer, 2);
-
-          end->console = g_object_ref (self);
-          end->id = w->id;
-          pair[0] = g_object_ref (cancellable);
-          pair[1] = GSIZE_TO_POINTER (g_cancellable_connect (cancellable,
-                                                             G_CALLBACK (waiter_cancelled_cb),
-                                                             end, (GDestroyNotify)waiter_end_free));
-          g_object_set_data_full (G_OBJECT (task), "q-cancel", pair, waiter_disconnect);
-        }
+      q_waiter_arm (&w->base, &waiter_class, self->box, timeout_msec, cancellable);
       g_mutex_unlock (&self->mutex);
       complete_resolved (done);
       /* Without draining, reading starts now that someone waits. */
@@ -997,8 +936,6 @@ console_wait_finish (QConsole      *self,
                      GAsyncResult  *result,
                      GError       **error)
 {
-  /* Disconnect the cancellable now rather than when the task dies. */
-  g_object_set_data (G_OBJECT (result), "q-cancel", NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

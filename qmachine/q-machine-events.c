@@ -22,25 +22,16 @@
 #include "q-error.h"
 #include "q-machine-private.h"
 #include "q-util-private.h"
+#include "q-waiter-private.h"
 
 typedef struct
 {
-  guint64       id;
-  char        **names;
-  JsonArray    *matches;
-  GTask        *task;
-  GSource      *timeout;
-  GCancellable *cancellable;
-  gulong        cancel_id;
+  QWaiter     base;
+  char      **names;
+  JsonArray  *matches;
+  char       *what;       /* for messages: "STOP", "STOP|RESUME", "any" */
+  int         timeout_msec;
 } Waiter;
-
-/* What a waiter's timeout or cancellation carries: never the waiter. */
-typedef struct
-{
-  QBox    *box;
-  guint64  id;
-  GError  *error;
-} WaiterEnd;
 
 /* The caller's side of a wait, carried by the waiter's task. */
 typedef struct
@@ -53,20 +44,53 @@ typedef struct
 
 static guint64 next_waiter_id = 1;   /* under the machine mutex; unique per process is enough */
 
-/* Any thread, never from inside the waiter's own cancellable handler
- * (that only schedules). */
 static void
 waiter_free (Waiter *w)
 {
+  q_waiter_clear (&w->base);
   g_strfreev (w->names);
   g_clear_pointer (&w->matches, json_array_unref);
-  q_destroy_source (&w->timeout);
-  if (w->cancel_id != 0)
-    g_cancellable_disconnect (w->cancellable, w->cancel_id);
-  g_clear_object (&w->cancellable);
-  g_clear_object (&w->task);
+  g_free (w->what);
   g_free (w);
 }
+
+static QWaiter *
+waiter_take (gpointer object,
+             guint64  id)
+{
+  QMachine *self = object;
+  Waiter *w = NULL;
+
+  g_mutex_lock (&self->mutex);
+  for (GList *l = self->waiters; l; l = l->next)
+    {
+      if (((Waiter *)l->data)->base.id == id)
+        {
+          w = l->data;
+          self->waiters = g_list_delete_link (self->waiters, l);
+          break;
+        }
+    }
+  g_mutex_unlock (&self->mutex);
+
+  return w ? &w->base : NULL;
+}
+
+static GError *
+waiter_timeout_error (gpointer  object,
+                      QWaiter  *base)
+{
+  Waiter *w = (Waiter *)base;
+
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "No %s event within %d ms",
+                      w->what, w->timeout_msec);
+}
+
+static const QWaiterClass waiter_class = {
+  waiter_take,
+  waiter_timeout_error,
+  (void (*) (QWaiter *))waiter_free,
+};
 
 static gboolean
 waiter_matches (Waiter     *w,
@@ -140,7 +164,7 @@ machine_event_hook (JsonObject *event,
 
   if (taken != NULL)
     {
-      g_task_return_pointer (taken->task, json_object_ref (event), (GDestroyNotify)json_object_unref);
+      g_task_return_pointer (taken->base.task, json_object_ref (event), (GDestroyNotify)json_object_unref);
       waiter_free (taken);
     }
 }
@@ -159,7 +183,7 @@ machine_fail_waiters (QMachine   *self,
   for (GList *l = waiters; l; l = l->next)
     {
       Waiter *w = l->data;
-      g_task_return_new_error (w->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NOT_LAUNCHED,
+      g_task_return_new_error (w->base.task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NOT_LAUNCHED,
                                "%s before the awaited event arrived", why);
       waiter_free (w);
     }
@@ -177,73 +201,6 @@ machine_qmp_event_cb (QQmpClient *client,
 
   if (self != NULL)
     g_signal_emit (self, q_machine_signals [SIGNAL_EVENT], g_quark_from_string (name), name, event);
-}
-
-static void
-waiter_end_free (WaiterEnd *end)
-{
-  q_box_unref (end->box);
-  g_clear_error (&end->error);
-  g_free (end);
-}
-
-static WaiterEnd *
-waiter_end_new (QBox    *box,
-                guint64  id,
-                GError  *error)
-{
-  WaiterEnd *end = g_new0 (WaiterEnd, 1);
-
-  end->box = q_box_ref (box);
-  end->id = id;
-  end->error = error;
-  return end;
-}
-
-/* Worker: ends a waiter with an error if it is still waiting. */
-static gboolean
-waiter_end_cb (gpointer data)
-{
-  WaiterEnd *end = data;
-  g_autoptr(QMachine) self = q_box_dup (end->box);
-  Waiter *w = NULL;
-
-  if (self == NULL)
-    return G_SOURCE_REMOVE;   /* dispose failed every waiter */
-
-  g_mutex_lock (&self->mutex);
-  for (GList *l = self->waiters; l; l = l->next)
-    {
-      if (((Waiter *)l->data)->id == end->id)
-        {
-          w = l->data;
-          self->waiters = g_list_delete_link (self->waiters, l);
-          break;
-        }
-    }
-  g_mutex_unlock (&self->mutex);
-
-  if (w != NULL)
-    {
-      /* When the timeout is what fires, it is this very source: it goes
-       * away by returning G_SOURCE_REMOVE, destroying it is harmless. */
-      g_task_return_error (w->task, g_steal_pointer (&end->error));
-      waiter_free (w);
-    }
-
-  return G_SOURCE_REMOVE;
-}
-
-/* Any thread: the caller's cancellable fired. */
-static void
-waiter_cancelled_cb (GCancellable *cancellable,
-                     WaiterEnd    *end)
-{
-  WaiterEnd *copy = waiter_end_new (end->box, end->id,
-                                    g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                 "The wait was cancelled"));
-
-  q_worker_schedule (waiter_end_cb, copy, (GDestroyNotify)waiter_end_free);
 }
 
 /* The caller's context: the wait is over. Hands the result to a task of
@@ -283,7 +240,6 @@ events_wait_common (QMachine            *self,
                     gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autofree char *what = NULL;
   JsonObject *found = NULL;
   WaitCall *call;
   Waiter *w;
@@ -302,8 +258,9 @@ events_wait_common (QMachine            *self,
   w = g_new0 (Waiter, 1);
   w->names = g_strdupv ((char **)names);
   w->matches = matches ? json_array_ref (matches) : NULL;
-  what = g_str_equal (w->names[0], "*") && w->names[1] == NULL ? g_strdup ("any")
-                                                              : g_strjoinv ("|", w->names);
+  w->what = g_str_equal (w->names[0], "*") && w->names[1] == NULL ? g_strdup ("any")
+                                                                 : g_strjoinv ("|", w->names);
+  w->timeout_msec = timeout_msec;
 
   /* Looking in the queue and registering happen under one lock with the
    * reader's queueing, so no event can slip between the two. */
@@ -320,43 +277,27 @@ events_wait_common (QMachine            *self,
   if (found == NULL && self->run != NULL && timeout_msec != 0 &&
       !(cancellable && g_cancellable_is_cancelled (cancellable)))
     {
-      w->id = next_waiter_id++;
-      w->task = g_steal_pointer (&task);
+      w->base.id = next_waiter_id++;
+      w->base.task = g_steal_pointer (&task);
       self->waiters = g_list_append (self->waiters, w);
-      if (timeout_msec > 0)
-        w->timeout = q_worker_timeout_source (timeout_msec, waiter_end_cb,
-                                              waiter_end_new (self->box, w->id,
-                                                              g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                                                           "No %s event within %d ms",
-                                                                           what, timeout_msec)),
-                                              (GDestroyNotify)waiter_end_free);
-      if (cancellable != NULL)
-        {
-          /* Connected under the mutex, before anyone can free the waiter:
-           * a cancellable already cancelled calls back at once, which
-           * only schedules. */
-          w->cancellable = g_object_ref (cancellable);
-          w->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled_cb),
-                                                waiter_end_new (self->box, w->id, NULL),
-                                                (GDestroyNotify)waiter_end_free);
-        }
+      q_waiter_arm (&w->base, &waiter_class, self->box, timeout_msec, cancellable);
       g_mutex_unlock (&self->mutex);
       return;
     }
   g_mutex_unlock (&self->mutex);
 
-  waiter_free (w);
   if (found != NULL)
     g_task_return_pointer (task, found, (GDestroyNotify)json_object_unref);
   else if (cancellable && g_cancellable_is_cancelled (cancellable))
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The wait was cancelled");
   else if (timeout_msec == 0)
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                             "No %s event queued", what);
+                             "No %s event queued", w->what);
   else
     g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NOT_LAUNCHED,
                              "The machine %s is not launched and no %s event is queued",
-                             self->name, what);
+                             self->name, w->what);
+  waiter_free (w);
 }
 
 /**
