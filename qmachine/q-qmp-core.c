@@ -399,6 +399,25 @@ core_handle_message (Core       *core,
       return;
     }
 
+  if ((node = json_object_get_member (message, "id")) != NULL)
+    {
+      /* A reply that is neither success nor failure: its command fails
+       * now with a protocol error instead of waiting for its deadline. */
+      Pending *p = NULL;
+
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+        p = g_hash_table_lookup (core->pending, json_node_get_string (node));
+      if (p != NULL && p->sent)
+        {
+          if (p->task != NULL)
+            take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                        "QMP reply to %s has neither \"return\" nor \"error\"",
+                                        p->command);
+          core_finish_sent (core, p, NULL);
+          return;
+        }
+    }
+
   g_debug ("QMP: message of unknown kind dropped");
 }
 

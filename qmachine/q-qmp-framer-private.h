@@ -12,8 +12,9 @@
 G_BEGIN_DECLS
 
 /* Deepest nesting accepted from a peer, checked before the recursive
- * parser sees a message. */
-#define Q_QMP_FRAMER_MAX_DEPTH 1024
+ * parser sees a message. QEMU's deepest replies (block backing chains)
+ * stay far below it. */
+#define Q_QMP_FRAMER_MAX_DEPTH 128
 
 /* Splits the stream into CRLF/LF-terminated messages, enforces the size
  * and depth limits, and parses each into a JsonObject. Owned and used by
@@ -31,6 +32,10 @@ typedef struct
 typedef gboolean (*QQmpFramerFunc) (JsonObject *message,
                                     gpointer    user_data);
 
+gboolean  q_qmp_json_check    (const guint8   *data,
+                               gsize           len,
+                               guint           max_depth,
+                               GError        **error);
 void      q_qmp_framer_init   (QQmpFramer     *framer,
                                guint64         max_size);
 void      q_qmp_framer_clear  (QQmpFramer     *framer);

@@ -29,43 +29,264 @@ q_qmp_framer_clear (QQmpFramer *framer)
   g_clear_object (&framer->parser);
 }
 
-/* A linear pre-check so that a hostile peer cannot make the recursive
- * JSON parser overflow the stack. */
-static gboolean
-json_depth_ok (const char *data,
-               gsize       len)
+/* ------------------------------------------------------------------------ */
+/* Strict JSON (RFC 8259), checked before json-glib sees anything          */
+
+/* json-glib 1.6 is lenient (C comments, single-quoted strings) and
+ * recursive, so a hostile peer could make it accept what QEMU never sends
+ * or recurse until the stack overflows. This checker follows RFC 8259's
+ * grammar exactly, in one pass, without recursion, and counts the depth
+ * as the grammar nests: only text that passes it reaches json-glib, whose
+ * recursion is then bounded by Q_QMP_FRAMER_MAX_DEPTH. */
+
+typedef struct
 {
-  gboolean in_string = FALSE;
-  gboolean escaped = FALSE;
-  int depth = 0;
+  const guint8 *p;
+  gsize         len;
+  gsize         i;
+  const char   *what;     /* the violation, for the error */
+} Scan;
 
-  for (gsize i = 0; i < len; i++)
+static inline void
+scan_ws (Scan *s)
+{
+  while (s->i < s->len && (s->p[s->i] == ' ' || s->p[s->i] == '\t' ||
+                           s->p[s->i] == '\n' || s->p[s->i] == '\r'))
+    s->i++;
+}
+
+static gboolean
+scan_fail (Scan       *s,
+           const char *what)
+{
+  s->what = what;
+  return FALSE;
+}
+
+static gboolean
+scan_string (Scan *s)
+{
+  s->i++;   /* the opening quote */
+  while (s->i < s->len)
     {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
+      guint8 c = s->p[s->i];
 
       if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
         {
-          if (++depth > Q_QMP_FRAMER_MAX_DEPTH)
-            return FALSE;
+          s->i++;
+          return TRUE;
         }
-      else if (c == '}' || c == ']')
-        depth--;
+      if (c == '\\')
+        {
+          if (++s->i >= s->len)
+            break;
+          switch (s->p[s->i])
+            {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+              s->i++;
+              break;
+            case 'u':
+              for (int k = 1; k <= 4; k++)
+                if (s->i + k >= s->len || !g_ascii_isxdigit (s->p[s->i + k]))
+                  return scan_fail (s, "a bad \\u escape in a string");
+              s->i += 5;
+              break;
+            default:
+              return scan_fail (s, "a bad escape in a string");
+            }
+          continue;
+        }
+      if (c < 0x20)
+        return scan_fail (s, "a control character in a string");
+      if (c < 0x80)
+        {
+          s->i++;
+          continue;
+        }
+      {
+        gunichar u = g_utf8_get_char_validated ((const char *)s->p + s->i, s->len - s->i);
+
+        if (u == (gunichar)-1 || u == (gunichar)-2)
+          return scan_fail (s, "invalid UTF-8 in a string");
+        s->i += g_utf8_skip[c];
+      }
     }
 
+  return scan_fail (s, "an unterminated string");
+}
+
+static gboolean
+scan_digits (Scan *s)
+{
+  gsize start = s->i;
+
+  while (s->i < s->len && g_ascii_isdigit (s->p[s->i]))
+    s->i++;
+  return s->i > start;
+}
+
+static gboolean
+scan_number (Scan *s)
+{
+  if (s->p[s->i] == '-')
+    s->i++;
+  if (s->i < s->len && s->p[s->i] == '0')
+    s->i++;
+  else if (!scan_digits (s))
+    return scan_fail (s, "a malformed number");
+  if (s->i < s->len && s->p[s->i] == '.')
+    {
+      s->i++;
+      if (!scan_digits (s))
+        return scan_fail (s, "a malformed number");
+    }
+  if (s->i < s->len && (s->p[s->i] == 'e' || s->p[s->i] == 'E'))
+    {
+      s->i++;
+      if (s->i < s->len && (s->p[s->i] == '+' || s->p[s->i] == '-'))
+        s->i++;
+      if (!scan_digits (s))
+        return scan_fail (s, "a malformed number");
+    }
   return TRUE;
+}
+
+static gboolean
+scan_literal (Scan       *s,
+              const char *word)
+{
+  gsize n = strlen (word);
+
+  if (s->len - s->i < n || memcmp (s->p + s->i, word, n) != 0)
+    return scan_fail (s, "an unexpected character");
+  s->i += n;
+  return TRUE;
+}
+
+/* Whether @data is exactly one JSON value (surrounded by whitespace only)
+ * nested at most @max_depth deep. */
+gboolean
+q_qmp_json_check (const guint8  *data,
+                  gsize          len,
+                  guint          max_depth,
+                  GError       **error)
+{
+  Scan scan = { data, len, 0, NULL };
+  Scan *s = &scan;
+  guint8 stack[Q_QMP_FRAMER_MAX_DEPTH];   /* '{' or '[' */
+  guint depth = 0;
+
+  g_assert (max_depth <= Q_QMP_FRAMER_MAX_DEPTH);
+
+value:
+  scan_ws (s);
+  if (s->i >= s->len)
+    {
+      scan_fail (s, "a truncated message");
+      goto fail;
+    }
+  switch (s->p[s->i])
+    {
+    case '{':
+    case '[':
+      if (depth >= max_depth)
+        {
+          g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                       "QMP message nested deeper than %u levels", max_depth);
+          return FALSE;
+        }
+      stack[depth++] = s->p[s->i++];
+      scan_ws (s);
+      if (s->i < s->len && s->p[s->i] == (stack[depth - 1] == '{' ? '}' : ']'))
+        {
+          s->i++;
+          depth--;
+          goto after_value;
+        }
+      if (stack[depth - 1] == '{')
+        goto key;
+      goto value;
+    case '"':
+      if (!scan_string (s))
+        goto fail;
+      goto after_value;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+      if (!scan_number (s))
+        goto fail;
+      goto after_value;
+    case 't':
+      if (!scan_literal (s, "true"))
+        goto fail;
+      goto after_value;
+    case 'f':
+      if (!scan_literal (s, "false"))
+        goto fail;
+      goto after_value;
+    case 'n':
+      if (!scan_literal (s, "null"))
+        goto fail;
+      goto after_value;
+    default:
+      scan_fail (s, "an unexpected character");
+      goto fail;
+    }
+
+key:
+  scan_ws (s);
+  if (s->i >= s->len || s->p[s->i] != '"')
+    {
+      scan_fail (s, "an object key that is not a string");
+      goto fail;
+    }
+  if (!scan_string (s))
+    goto fail;
+  scan_ws (s);
+  if (s->i >= s->len || s->p[s->i] != ':')
+    {
+      scan_fail (s, "a missing ':' in an object");
+      goto fail;
+    }
+  s->i++;
+  goto value;
+
+after_value:
+  scan_ws (s);
+  if (depth == 0)
+    {
+      if (s->i < s->len)
+        {
+          scan_fail (s, "trailing characters after the message");
+          goto fail;
+        }
+      return TRUE;
+    }
+  if (s->i >= s->len)
+    {
+      scan_fail (s, "a truncated message");
+      goto fail;
+    }
+  if (s->p[s->i] == ',')
+    {
+      s->i++;
+      if (stack[depth - 1] == '{')
+        goto key;
+      goto value;
+    }
+  if (s->p[s->i] == (stack[depth - 1] == '{' ? '}' : ']'))
+    {
+      s->i++;
+      depth--;
+      goto after_value;
+    }
+  scan_fail (s, stack[depth - 1] == '{' ? "a missing ',' or '}' in an object"
+                                        : "a missing ',' or ']' in an array");
+
+fail:
+  g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+               "Malformed JSON from the QMP peer: %s at byte %" G_GSIZE_FORMAT,
+               s->what, s->i);
+  return FALSE;
 }
 
 /* Parses one line. Returns FALSE with @error on a protocol violation;
@@ -90,12 +311,8 @@ framer_parse_line (QQmpFramer      *framer,
   if (len == 0)
     return TRUE;
 
-  if (!json_depth_ok (line, len))
-    {
-      g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                   "QMP message nested deeper than %d levels", Q_QMP_FRAMER_MAX_DEPTH);
-      return FALSE;
-    }
+  if (!q_qmp_json_check ((const guint8 *)line, len, Q_QMP_FRAMER_MAX_DEPTH, error))
+    return FALSE;
 
   if (!json_parser_load_from_data (framer->parser, line, len, &local_error))
     {

@@ -806,6 +806,15 @@ test_controller_dies (Fixture *f, gconstpointer data)
   g_assert_cmpint (pid, >, 0);
 
   pidfd = syscall (SYS_pidfd_open, pid, 0);
+  if (pidfd < 0 && errno == ENOSYS)
+    {
+      /* valgrind 3.19 does not know pidfd_open: the process must be
+       * gone or going; wait for it the old way. */
+      while (kill (pid, 0) == 0)
+        g_main_context_iteration (NULL, FALSE), g_thread_yield ();
+      g_assert_cmpint (errno, ==, ESRCH);
+      return;
+    }
   if (pidfd < 0)
     {
       g_assert_cmpint (errno, ==, ESRCH);   /* already gone */

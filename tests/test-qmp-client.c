@@ -836,6 +836,7 @@ typedef struct
 static const Nesting nesting_unclosed = { 2000, FALSE };
 static const Nesting nesting_valid = { 2000, TRUE };
 static const Nesting nesting_huge = { 100000, TRUE };
+static const Nesting nesting_just_over = { 127, TRUE };
 
 static void
 append_nested_event (GString    *s,
@@ -871,8 +872,8 @@ test_deep_nesting (Fixture       *f,
   start_execute (f, "query-status", NULL, NULL, &result);
   cmd = fake_peer_read_command (f->peer);
 
-  /* 1000 levels inside the event (1002 in all) are within the limit. */
-  append_nested_event (ok, "DEEP", 1000, TRUE);
+  /* 120 levels inside the event (122 in all) are within the limit (128). */
+  append_nested_event (ok, "DEEP", 120, TRUE);
   fake_peer_write (f->peer, ok->str, ok->len);
   TEST_WAIT (f->context, f->events->len == 1);
   node = json_object_get_member (json_object_get_object_member (g_ptr_array_index (f->events, 0),
@@ -883,7 +884,7 @@ test_deep_nesting (Fixture       *f,
       depth++;
       node = json_array_get_length (array) > 0 ? json_array_get_element (array, 0) : NULL;
     }
-  g_assert_cmpuint (depth, ==, 1000);
+  g_assert_cmpuint (depth, ==, 120);
 
   /* Deeper: refused before the recursive parser sees it, well-formed or
    * not, and not delivered. */
@@ -902,8 +903,126 @@ test_deep_nesting (Fixture       *f,
   g_assert_cmpuint (f->events->len, ==, 1);
 }
 
+/* Lines that json-glib would take, or recurse on, but that are not the
+ * strict JSON QEMU sends: each closes the client with a protocol error,
+ * and none is delivered. The deep ones hide a million brackets inside
+ * every quoting context a lenient pre-check could be fooled by. */
+typedef struct
+{
+  const char *name;
+  char       *(*make) (void);
+  const char *line;
+} HostileLine;
+
+static char *
+deep_after (const char *prefix)
+{
+  GString *s = g_string_new ("{\"event\": \"X\", \"data\": ");
+  g_string_append (s, prefix);
+  for (guint i = 0; i < 1000000; i++)
+    g_string_append_c (s, '[');
+  g_string_append (s, "\r\n");
+  return g_string_free (s, FALSE);
+}
+
+static char *deep_in_comment (void) { return deep_after ("/* \" */ "); }
+static char *deep_after_single_quote (void) { return deep_after ("'\"' "); }
+static char *deep_after_line_comment (void) { return deep_after ("// \" "); }
+static char *deep_after_escaped_quote (void) { return deep_after ("\"\\\"\" "); }
+static char *deep_plain (void) { return deep_after (""); }
+
+static char *
+nul_in_string (void)
+{
+  /* {"event": "A<NUL>B"} */
+  return g_strdup ("{\"event\": \"A");
+}
+
+static const HostileLine hostile_lines[] = {
+  { "c-comment", NULL, "{\"event\": /* hi */ \"X\"}" },
+  { "line-comment", NULL, "{\"event\": \"X\"} // hi" },
+  { "single-quotes", NULL, "{'event': 'X'}" },
+  { "trailing-garbage", NULL, "{\"event\": \"X\"} x" },
+  { "two-values", NULL, "{\"event\": \"X\"} {}" },
+  { "trailing-comma", NULL, "{\"event\": \"X\",}" },
+  { "bare-word", NULL, "{\"event\": X}" },
+  { "leading-zero", NULL, "{\"event\": \"X\", \"n\": 01}" },
+  { "plus-number", NULL, "{\"event\": \"X\", \"n\": +1}" },
+  { "nan", NULL, "{\"event\": \"X\", \"n\": NaN}" },
+  { "control-in-string", NULL, "{\"event\": \"X\ty\"}" },
+  { "bad-escape", NULL, "{\"event\": \"X\\q\"}" },
+  { "invalid-utf8", NULL, "{\"event\": \"X\xff\xfe\"}" },
+  { "truncated-utf8", NULL, "{\"event\": \"X\xe2\x82\"}" },
+  { "non-string-key", NULL, "{event: \"X\"}" },
+  { "deep-plain", deep_plain, NULL },
+  { "deep-in-comment", deep_in_comment, NULL },
+  { "deep-after-single-quote", deep_after_single_quote, NULL },
+  { "deep-after-line-comment", deep_after_line_comment, NULL },
+  { "deep-after-escaped-quote", deep_after_escaped_quote, NULL },
+  { "nul-in-string", nul_in_string, NULL },
+};
+
+static void
+test_hostile_line (Fixture       *f,
+                   gconstpointer  data)
+{
+  const HostileLine *h = data;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autofree char *made = h->make ? h->make () : NULL;
+
+  fixture_negotiate (f);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  if (h->make == nul_in_string)
+    {
+      /* The NUL and the rest of the line, written as raw bytes. */
+      fake_peer_write (f->peer, made, -1);
+      fake_peer_write (f->peer, "\0B\"}\r\n", 6);
+    }
+  else if (made != NULL)
+    fake_peer_write (f->peer, made, -1);
+  else
+    fake_peer_writef (f->peer, "%s\r\n", h->line);
+  fake_peer_reply (f->peer, cmd, "{}");
+
+  assert_closed_with_protocol_error (f, &result);
+  g_assert_cmpuint (f->events->len, ==, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Routing replies                                                          */
+
+/* A reply with the command's id but neither `return` nor `error` fails
+ * that command at once; the connection stays up. */
+static void
+test_bare_reply (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) next = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(JsonObject) cmd2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  g_autoptr(JsonNode) ret2 = NULL;
+
+  fixture_negotiate (f);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  fake_peer_writef (f->peer, "{\"id\": \"%s\"}\r\n", json_object_get_string_member (cmd, "id"));
+
+  ret = finish_execute (f, &result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  g_assert_false (q_qmp_client_is_closed (f->client));
+
+  start_execute (f, "query-status", NULL, NULL, &next);
+  cmd2 = fake_peer_read_command (f->peer);
+  fake_peer_reply (f->peer, cmd2, "{\"status\": \"running\"}");
+  ret2 = finish_execute (f, &next, NULL);
+  g_assert_nonnull (ret2);
+}
 
 static void
 test_idless_error (Fixture       *f,
@@ -1992,6 +2111,15 @@ main (int   argc,
               fixture_setup_private, test_deep_nesting, fixture_teardown);
   g_test_add ("/qmachine/qmp/protocol/deep-nesting/well-formed", Fixture, &nesting_valid,
               fixture_setup_private, test_deep_nesting, fixture_teardown);
+  g_test_add ("/qmachine/qmp/protocol/deep-nesting/just-over", Fixture, &nesting_just_over,
+              fixture_setup_private, test_deep_nesting, fixture_teardown);
+  for (guint i = 0; i < G_N_ELEMENTS (hostile_lines); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/qmachine/qmp/protocol/strict/%s", hostile_lines[i].name);
+      g_test_add (path, Fixture, &hostile_lines[i], fixture_setup_private, test_hostile_line,
+                  fixture_teardown);
+    }
+  ADD ("routing/bare-reply", test_bare_reply, FIXTURE_PRIVATE_CONTEXT);
   g_test_add ("/qmachine/qmp/protocol/deep-nesting/huge", Fixture, &nesting_huge,
               fixture_setup_private, test_deep_nesting, fixture_teardown);
 
