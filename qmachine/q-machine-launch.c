@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -158,6 +159,175 @@ run_start_qmp (Run     *run,
                                 negotiate_cb, run_ref (run));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Who is on the other end of the monitor                                   */
+
+/* Whether @pid is @ancestor or one of its descendants (a wrapper such as
+ * `gdb --args` runs QEMU as its child). */
+static gboolean
+pid_is_descendant (int pid,
+                   int ancestor)
+{
+  for (guint hops = 0; hops < 64 && pid > 1; hops++)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+      g_autofree char *stat = NULL;
+      const char *paren;
+
+      if (pid == ancestor)
+        return TRUE;
+      /* "pid (comm) state ppid ...": comm may hold anything, so look for
+       * the last parenthesis. */
+      if (!g_file_get_contents (path, &stat, NULL, NULL) || !(paren = strrchr (stat, ')')))
+        return FALSE;
+      if (sscanf (paren + 1, " %*c %d", &pid) != 1)
+        return FALSE;
+    }
+  return FALSE;
+}
+
+/* The inode of the loopback TCP socket whose local end is @local and whose
+ * remote end is @remote, from /proc/net/tcp{,6}; 0 when not found. */
+static guint64
+tcp_socket_inode (GInetSocketAddress *local,
+                  GInetSocketAddress *remote)
+{
+  GInetAddress *laddr = g_inet_socket_address_get_address (local);
+  GInetAddress *raddr = g_inet_socket_address_get_address (remote);
+  gboolean v6 = g_inet_address_get_family (laddr) == G_SOCKET_FAMILY_IPV6;
+  g_autofree char *table = NULL;
+  g_auto(GStrv) lines = NULL;
+  char want_local[64], want_remote[64];
+
+  for (int side = 0; side < 2; side++)
+    {
+      GInetAddress *addr = side == 0 ? laddr : raddr;
+      guint port = g_inet_socket_address_get_port (side == 0 ? local : remote);
+      const guint8 *bytes = g_inet_address_to_bytes (addr);
+      char *out = side == 0 ? want_local : want_remote;
+      gsize words = g_inet_address_get_native_size (addr) / 4;
+      GString *s = g_string_new (NULL);
+
+      /* The kernel prints each 32-bit word of the address as a native
+       * integer, then the port. */
+      for (gsize w = 0; w < words; w++)
+        {
+          guint32 word;
+          memcpy (&word, bytes + 4 * w, 4);
+          g_string_append_printf (s, "%08X", word);
+        }
+      g_string_append_printf (s, ":%04X", port);
+      g_strlcpy (out, s->str, 64);
+      g_string_free (s, TRUE);
+    }
+
+  if (!g_file_get_contents (v6 ? "/proc/net/tcp6" : "/proc/net/tcp", &table, NULL, NULL))
+    return 0;
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i]; i++)
+    {
+      char l[64], r[64];
+      unsigned long long inode;
+
+      /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+      if (sscanf (lines[i], " %*s %63s %63s %*s %*s %*s %*s %*s %*s %llu", l, r, &inode) == 3 &&
+          g_str_equal (l, want_local) && g_str_equal (r, want_remote))
+        return inode;
+    }
+  return 0;
+}
+
+/* Whether a process that is QEMU (or below it) holds the socket @inode. */
+static gboolean
+socket_inode_held_by (guint64 inode,
+                      int     qemu_pid)
+{
+  g_autofree char *want = g_strdup_printf ("socket:[%" G_GUINT64_FORMAT "]", inode);
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (proc && (name = g_dir_read_name (proc)))
+    {
+      int pid = atoi (name);
+      g_autofree char *fd_dir_path = NULL;
+      g_autoptr(GDir) fds = NULL;
+      const char *fd;
+
+      if (pid <= 0 || !pid_is_descendant (pid, qemu_pid))
+        continue;
+      fd_dir_path = g_strdup_printf ("/proc/%d/fd", pid);
+      fds = g_dir_open (fd_dir_path, 0, NULL);
+      while (fds && (fd = g_dir_read_name (fds)))
+        {
+          g_autofree char *link_path = g_build_filename (fd_dir_path, fd, NULL);
+          g_autofree char *target = g_file_read_link (link_path, NULL);
+
+          if (g_strcmp0 (target, want) == 0)
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* Whether the process that connected to our monitor listener is the QEMU
+ * we spawned (or a descendant of it, under a wrapper), and not another
+ * local process that connected first. */
+static gboolean
+peer_is_our_qemu (Run      *run,
+                  GSocket  *socket,
+                  GError  **error)
+{
+  if (run->pid <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "QEMU's pid is not known yet");
+      return FALSE;
+    }
+
+  if (g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX)
+    {
+      g_autoptr(GCredentials) creds = g_socket_get_credentials (socket, error);
+      pid_t pid;
+
+      if (creds == NULL)
+        return FALSE;
+      pid = g_credentials_get_unix_pid (creds, NULL);
+      if (g_credentials_get_unix_user (creds, NULL) != geteuid () ||
+          !pid_is_descendant (pid, run->pid))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       "the peer (pid %d, uid %u) is not the QEMU launched (pid %d)",
+                       (int)pid, (guint)g_credentials_get_unix_user (creds, NULL), run->pid);
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  {
+    g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
+    g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+    guint64 inode;
+
+    if (!G_IS_INET_SOCKET_ADDRESS (local) || !G_IS_INET_SOCKET_ADDRESS (remote) ||
+        !g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                     "the peer is not on this machine's loopback interface");
+        return FALSE;
+      }
+    /* QEMU's end of this connection: local and remote swapped. */
+    inode = tcp_socket_inode (G_INET_SOCKET_ADDRESS (remote), G_INET_SOCKET_ADDRESS (local));
+    if (inode == 0 || !socket_inode_held_by (inode, run->pid))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                     "the connecting socket does not belong to the QEMU launched (pid %d)",
+                     run->pid);
+        return FALSE;
+      }
+    return TRUE;
+  }
+}
+
 static gboolean
 accept_cb (GSocket      *listener,
            GIOCondition  condition,
@@ -179,6 +349,16 @@ accept_cb (GSocket      *listener,
                                          "Accepting QEMU's monitor connection failed: %s",
                                          error->message));
       return G_SOURCE_REMOVE;
+    }
+
+  /* Another local process may connect before QEMU: it is refused and
+   * the listener keeps waiting for QEMU itself. */
+  if (!peer_is_our_qemu (run, socket, &error))
+    {
+      g_warning ("Refused a connection to the monitor of %s: %s", run->command_line,
+                 error->message);
+      g_socket_close (socket, NULL);
+      return G_SOURCE_CONTINUE;
     }
 
   /* One connection only: stop listening (the socket file goes at cleanup). */
@@ -252,6 +432,8 @@ launch_spawn (gpointer data)
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_take_stdout_fd (launcher, g_steal_fd (&run->log_fd));
   g_subprocess_launcher_set_child_setup (launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
+  if (run->environ != NULL)
+    g_subprocess_launcher_set_environ (launcher, run->environ);
   if (run->monitor_theirs >= 0)
     g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->monitor_theirs), run->monitor_target);
   if (run->console_theirs >= 0)
@@ -399,7 +581,7 @@ machine_build_argv (QMachine *self,
   g_ptr_array_add (argv, g_strdup ("-vga"));
   g_ptr_array_add (argv, g_strdup ("none"));
 
-  if (self->qmp_enabled)
+  if (self->qmp_enabled && *monitor_chardev != NULL)
     {
       g_ptr_array_add (argv, g_strdup ("-chardev"));
       g_ptr_array_add (argv, g_strdup (*monitor_chardev));
@@ -448,13 +630,10 @@ machine_plan_monitor (QMachine *self,
 
   if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address))
     {
-      g_autofree char *quoted = NULL;
       const char *path = g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address));
-      g_autoptr(GString) s = g_string_new (path);
+      g_autofree char *quoted = q_qemu_opt_quote (path, "monitor socket path", NULL);
 
-      /* QEMU's option syntax doubles commas inside values. */
-      g_string_replace (s, ",", ",,", 0);
-      return g_strdup_printf ("socket,id=mon,path=%s", s->str);
+      return quoted ? g_strdup_printf ("socket,id=mon,path=%s", quoted) : NULL;
     }
 
   if (G_IS_INET_SOCKET_ADDRESS (self->monitor_address))
@@ -508,14 +687,9 @@ machine_prepare_run (QMachine  *self,
     run->temp_dir = g_strdup (self->temp_dir);
 
   run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
-  run->log_fd = g_open (run->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  run->log_fd = q_open_private_file (run->log_path, "log file", error);
   if (run->log_fd < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   "Could not create the log file %s: %s", run->log_path, g_strerror (errsv));
-      return NULL;
-    }
+    return NULL;
 
   if (self->qmp_enabled)
     {
@@ -557,7 +731,19 @@ machine_prepare_run (QMachine  *self,
               return NULL;
             }
           if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address))
-            run->unix_path = g_strdup (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)));
+            {
+              run->unix_path = g_strdup (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)));
+              /* Only this user may connect (QEMU runs as this user); the
+               * peer is checked as well when it connects. */
+              if (g_chmod (run->unix_path, 0600) != 0)
+                {
+                  int errsv = errno;
+                  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                               "Could not restrict the monitor socket %s: %s",
+                               run->unix_path, g_strerror (errsv));
+                  return NULL;
+                }
+            }
 
           /* With port 0 the kernel picked one: QEMU must use that. */
           bound = g_socket_get_local_address (run->listener, NULL);
@@ -580,15 +766,9 @@ machine_prepare_run (QMachine  *self,
       run->console_target = pick_target (run->extra_fds, &next_target);
       if (self->console_log != NULL)
         {
-          run->console_log_fd = g_open (self->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+          run->console_log_fd = q_open_private_file (self->console_log, "console log", error);
           if (run->console_log_fd < 0)
-            {
-              int errsv = errno;
-              g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                           "Could not create the console log %s: %s",
-                           self->console_log, g_strerror (errsv));
-              return NULL;
-            }
+            return NULL;
         }
       socket = g_socket_new_from_fd (run->console_ours, error);
       if (socket == NULL)
@@ -603,8 +783,27 @@ machine_prepare_run (QMachine  *self,
 
   if (self->qmp_enabled && monitor_chardev == NULL)
     monitor_chardev = machine_plan_monitor (self, run->monitor_target);
+  if (self->qmp_enabled && monitor_chardev == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The monitor socket path cannot be passed to QEMU (a control character)");
+      return NULL;
+    }
 
+  run->environ = g_strdupv (self->environ);
   run->argv = machine_build_argv (self, run, &monitor_chardev);
+  if (run->environ != NULL && !g_path_is_absolute (run->argv[0]))
+    {
+      /* Found with the controller's PATH: QEMU's own environment may have
+       * none. */
+      char *found = g_find_program_in_path (run->argv[0]);
+
+      if (found != NULL)
+        {
+          g_free (run->argv[0]);
+          run->argv[0] = found;
+        }
+    }
   run->command_line = q_shell_join ((const char * const *)run->argv);
   run_track (run, TRUE);
 
@@ -659,6 +858,9 @@ q_machine_add_monitor_null (QMachine *self)
  * @opts: (nullable): more `-add-fd` options
  *
  * Passes @fd to QEMU as `-add-fd fd=FD,set=FDSET,opaque=OPAQUE[,OPTS]`.
+ * @opaque is quoted for QEMU's option syntax (its commas doubled), so it
+ * stays one value whatever it holds; a control character in it is an
+ * error. @opts is passed as written.
  * The machine keeps its own duplicate of @fd (the caller may close @fd) and
  * QEMU receives it under the number @fd.
  *
@@ -675,6 +877,7 @@ q_machine_add_fd (QMachine    *self,
                   GError     **error)
 {
   g_autofree char *arg = NULL;
+  g_autofree char *quoted_opaque = NULL;
   ExtraFd x;
 
   g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
@@ -696,6 +899,10 @@ q_machine_add_fd (QMachine    *self,
         }
     }
 
+  /* The opaque string is a value: `x,set=9` must not become an option. */
+  if (!(quoted_opaque = q_qemu_opt_quote (opaque, "-add-fd opaque string", error)))
+    return FALSE;
+
   x.target = fd;
   x.fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
   if (x.fd < 0)
@@ -707,7 +914,7 @@ q_machine_add_fd (QMachine    *self,
     }
   g_array_append_val (self->extra_fds, x);
 
-  arg = g_strdup_printf ("fd=%d,set=%d,opaque=%s%s%s", fd, fdset, opaque,
+  arg = g_strdup_printf ("fd=%d,set=%d,opaque=%s%s%s", fd, fdset, quoted_opaque,
                          opts && *opts ? "," : "", opts && *opts ? opts : "");
   q_machine_add_args (self, "-add-fd", arg, NULL);
 

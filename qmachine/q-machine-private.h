@@ -84,6 +84,7 @@ struct _Run
   char            *temp_dir;         /* to remove (owned by the run once launched) */
   gboolean         qmp_enabled;
   int              qmp_timeout;
+  char           **environ;          /* NULL: inherited */
 
   /* Worker thread. */
   RunState         state;
@@ -119,6 +120,7 @@ struct _QMachine
   char            *binary;
   GPtrArray       *args;             /* NULL-terminated */
   char           **wrapper;
+  char           **environ;          /* NULL: the controller's own */
   char            *name;
   char            *base_temp_dir;
   char            *log_dir;

@@ -180,6 +180,7 @@ run_unref (Run *run)
   run_cleanup_files (run);
   g_clear_pointer (&run->box, q_box_unref);
   g_strfreev (run->argv);
+  g_strfreev (run->environ);
   g_free (run->command_line);
   g_free (run->log_path);
   g_clear_object (&run->monitor_ours);

@@ -7,11 +7,13 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "q-enum-types.h"
 #include "q-error.h"
 #include "q-machine-private.h"
+#include "q-util-private.h"
 
 /**
  * QMachine:
@@ -190,6 +192,7 @@ q_machine_finalize (GObject *object)
   g_clear_pointer (&self->binary, g_free);
   g_clear_pointer (&self->args, g_ptr_array_unref);
   g_clear_pointer (&self->wrapper, g_strfreev);
+  g_clear_pointer (&self->environ, g_strfreev);
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->base_temp_dir, g_free);
   g_clear_pointer (&self->log_dir, g_free);
@@ -799,6 +802,96 @@ q_machine_set_wrapper (QMachine           *self,
 }
 
 /**
+ * q_machine_get_environ:
+ * @self: a `QMachine`
+ *
+ * Gets the environment QEMU is started with.
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the
+ *   environment, or %NULL when QEMU inherits the controller's (the
+ *   default)
+ *
+ * Since: 1.0
+ */
+const char * const *
+q_machine_get_environ (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+  return (const char * const *)self->environ;
+}
+
+/**
+ * q_machine_set_environ:
+ * @self: a `QMachine`
+ * @env: (nullable) (array zero-terminated=1): `NAME=value` strings, or
+ *   %NULL to inherit the controller's environment
+ *
+ * Sets the whole environment of the QEMU processes launched from now on.
+ * By default QEMU inherits the controller's environment, as
+ * `qemu.machine` does; an empty array starts it with none at all, which
+ * keeps secrets in the controller's environment away from it (QEMU itself
+ * needs no variable to run). Takes effect at the next launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_environ (QMachine           *self,
+                       const char * const *env)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  g_strfreev (self->environ);
+  self->environ = g_strdupv ((char **)env);
+}
+
+/**
+ * q_machine_setenv:
+ * @self: a `QMachine`
+ * @variable: the variable's name (no `=`)
+ * @value: its value
+ *
+ * Sets one variable in QEMU's environment (starting from a copy of the
+ * controller's when none was set).
+ *
+ * Since: 1.0
+ */
+void
+q_machine_setenv (QMachine   *self,
+                  const char *variable,
+                  const char *value)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (variable != NULL && *variable != '\0' && strchr (variable, '=') == NULL);
+  g_return_if_fail (value != NULL);
+
+  if (self->environ == NULL)
+    self->environ = g_get_environ ();
+  self->environ = g_environ_setenv (self->environ, variable, value, TRUE);
+}
+
+/**
+ * q_machine_unsetenv:
+ * @self: a `QMachine`
+ * @variable: the variable's name
+ *
+ * Removes one variable from QEMU's environment (starting from a copy of
+ * the controller's when none was set).
+ *
+ * Since: 1.0
+ */
+void
+q_machine_unsetenv (QMachine   *self,
+                    const char *variable)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (variable != NULL);
+
+  if (self->environ == NULL)
+    self->environ = g_get_environ ();
+  self->environ = g_environ_unsetenv (self->environ, variable);
+}
+
+/**
  * q_machine_get_name:
  * @self: a `QMachine`
  *
@@ -820,7 +913,10 @@ q_machine_get_name (QMachine *self)
  * @self: a `QMachine`
  * @name: a name, usable in a file name
  *
- * Sets [property@QMachine.Machine:name].
+ * Sets [property@QMachine.Machine:name]. It names the machine's log file,
+ * so it must be one path component: not empty, not `.` or `..`, without
+ * `/` or control characters, valid UTF-8. Anything else is a programming
+ * error (a critical warning) and leaves the name unchanged.
  *
  * Since: 1.0
  */
@@ -829,7 +925,8 @@ q_machine_set_name (QMachine   *self,
                     const char *name)
 {
   g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (name != NULL && *name != '\0' && strchr (name, '/') == NULL);
+  /* It names files: one path component, printable. */
+  g_return_if_fail (q_machine_name_is_valid (name));
 
   if (set_str (&self->name, name))
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_NAME]);

@@ -100,6 +100,18 @@ QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_set_wrapper        (QMachine              *self,
                                                    const char * const    *wrapper);
 QMACHINE_AVAILABLE_IN_ALL
+const char * const  *q_machine_get_environ        (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_environ        (QMachine              *self,
+                                                   const char * const    *env);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_setenv             (QMachine              *self,
+                                                   const char            *variable,
+                                                   const char            *value);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_unsetenv           (QMachine              *self,
+                                                   const char            *variable);
+QMACHINE_AVAILABLE_IN_ALL
 const char          *q_machine_get_name           (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_set_name           (QMachine              *self,

@@ -42,6 +42,13 @@ q_json_get_string (JsonObject *object,
 }
 
 GError *q_qmp_error_from_json (JsonObject          *error_object);
+int      q_open_private_file   (const char          *path,
+                                const char          *what,
+                                GError             **error);
+char    *q_qemu_opt_quote      (const char          *value,
+                                const char          *what,
+                                GError             **error);
+gboolean q_machine_name_is_valid (const char        *name);
 char   *q_shell_join          (const char * const  *argv);
 
 G_END_DECLS

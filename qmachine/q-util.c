@@ -1,0 +1,107 @@
+/* q-util.c: small helpers for files and QEMU's option syntax
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "q-util-private.h"
+
+/* Opens (creating if needed) a file that qmachine writes, for writing,
+ * safely in a directory others may write to: never through a symbolic
+ * link, never a file another user owns or one with other names (hard
+ * links), and mode 0600. Truncated once checked. */
+int
+q_open_private_file (const char  *path,
+                     const char  *what,
+                     GError     **error)
+{
+  struct stat st;
+  int fd;
+
+  fd = g_open (path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == ELOOP)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     "Could not create the %s %s: it is a symbolic link, which qmachine "
+                     "does not follow (remove it, or choose another path)", what, path);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     "Could not create the %s %s: %s", what, path, g_strerror (errsv));
+      return -1;
+    }
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid () ||
+      st.st_nlink != 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "Could not create the %s %s: it exists and is not a plain file of this "
+                   "user's with one name", what, path);
+      close (fd);
+      return -1;
+    }
+
+  if (ftruncate (fd, 0) != 0 || fchmod (fd, 0600) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not prepare the %s %s: %s", what, path, g_strerror (errsv));
+      close (fd);
+      return -1;
+    }
+
+  return fd;
+}
+
+/* @value as one value of QEMU's option syntax (`key=VALUE,...`): commas
+ * are doubled, the only character the syntax gives a meaning inside a
+ * value. Control characters cannot be passed safely and are refused. */
+char *
+q_qemu_opt_quote (const char  *value,
+                  const char  *what,
+                  GError     **error)
+{
+  GString *s = g_string_sized_new (strlen (value) + 8);
+
+  for (const char *p = value; *p; p++)
+    {
+      if ((guchar)*p < 0x20 || *p == 0x7f)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "The %s \"%s\" holds a control character, which cannot be passed "
+                       "in a QEMU option", what, value);
+          g_string_free (s, TRUE);
+          return NULL;
+        }
+      if (*p == ',')
+        g_string_append_c (s, ',');
+      g_string_append_c (s, *p);
+    }
+
+  return g_string_free (s, FALSE);
+}
+
+/* A machine name names files: one path component, printable. */
+gboolean
+q_machine_name_is_valid (const char *name)
+{
+  if (name == NULL || *name == '\0' || g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return g_utf8_validate (name, -1, NULL);
+}
