@@ -34,8 +34,11 @@
  *
  * ## Limits
  *
- * A message longer than [property@QMachine.QmpClient:max-message-size]
- * bytes, or nested deeper than 1024 levels, is a protocol error: the client
+ * The client accepts strict JSON (RFC 8259) only, as QEMU writes it: no
+ * comments, no single-quoted strings, no text after the message, valid
+ * UTF-8. A message longer than
+ * [property@QMachine.QmpClient:max-message-size] bytes, nested deeper than
+ * 128 levels, or not strict JSON is a protocol error: the client
  * closes with `Q_MACHINE_ERROR_PROTOCOL` rather than buffering without
  * bound or recursing without bound. At most
  * [property@QMachine.QmpClient:max-queued-events] events wait for the
