@@ -25,7 +25,7 @@ G_BEGIN_DECLS
 
 #define MAX_QUEUED_EMISSIONS 10000
 #define READ_CHUNK 65536
-#define MAX_INBAND_IN_FLIGHT_OOB 8
+#define MAX_INBAND_IN_FLIGHT_OOB 7   /* QEMU stops reading at 8 queued: OOB must get through */
 
 typedef struct
 {

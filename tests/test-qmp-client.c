@@ -993,6 +993,95 @@ test_hostile_line (Fixture       *f,
 /* ------------------------------------------------------------------------ */
 /* Routing replies                                                          */
 
+/* A command's deadline belongs to the client: past it the command fails
+ * with G_IO_ERROR_TIMED_OUT, its late reply is dropped, and the next
+ * command gets its own reply. */
+static void
+test_deadline (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) next = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(JsonObject) cmd2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  g_autoptr(JsonNode) ret2 = NULL;
+
+  g_autoptr(JsonObject) args = json_object_new ();
+
+  fixture_negotiate (f);
+  json_object_set_string_member (args, "marker", "late");
+  q_qmp_client_execute_full_async (f->client, "echo", args, 0, NULL, 100, FALSE, NULL,
+                                   test_store_result_cb, &result);
+  cmd = fake_peer_read_command (f->peer);
+  TEST_WAIT (f->context, result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "echo"));
+
+  /* The late reply, then the next command's: each goes where it belongs. */
+  start_execute (f, "echo", "{\"marker\": \"next\"}", NULL, &next);
+  cmd2 = fake_peer_read_command (f->peer);
+  write_take (f->peer, format_echo_reply (cmd));
+  write_take (f->peer, format_echo_reply (cmd2));
+  ret2 = finish_execute (f, &next, NULL);
+  assert_marker (ret2, "next");
+  g_assert_false (q_qmp_client_is_closed (f->client));
+}
+
+/* A peer that stops reading: a command stuck behind a full socket still
+ * meets its deadline, and failing the client does not wait for the write. */
+static void
+test_peer_stops_reading (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) args = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) fail = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "gave up");
+  g_autofree char *big = g_strnfill (16 * 1024 * 1024, 'x');
+  g_autoptr(JsonNode) ret = NULL;
+
+  fixture_negotiate (f);
+  json_object_set_string_member (args, "marker", big);
+  q_qmp_client_execute_full_async (f->client, "echo", args, 0, NULL, 200, FALSE, NULL,
+                                   test_store_result_cb, &result);
+  TEST_WAIT (f->context, result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+
+  q_qmp_client_fail (f->client, fail);
+  TEST_WAIT (f->context, f->closed_count == 1);
+  g_assert_true (q_qmp_client_is_closed (f->client));
+}
+
+/* EOF in the middle of a line: the partial message is dropped, what waits
+ * fails as a closed connection. */
+static void
+test_eof_mid_line (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  fixture_negotiate (f);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  fake_peer_write (f->peer, "{\"return\": {\"status\": \"runn", -1);
+  fake_peer_shutdown (f->peer);
+
+  ret = finish_execute (f, &result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  TEST_WAIT (f->context, f->closed_count == 1);
+  g_assert_cmpuint (f->events->len, ==, 0);
+}
+
 /* A reply with the command's id but neither `return` nor `error` fails
  * that command at once; the connection stays up. */
 static void
@@ -1714,7 +1803,7 @@ negotiate_oob (Fixture *f)
 }
 
 #define N_INBAND 10
-#define MAX_INBAND 8
+#define MAX_INBAND 7
 
 static void
 test_oob_inband_limit (Fixture       *f,
@@ -1731,7 +1820,8 @@ test_oob_inband_limit (Fixture       *f,
       start_execute (f, "echo", args, NULL, &results[i]);
     }
 
-  /* With OOB on, at most 8 in-band commands are in flight. */
+  /* With OOB on, at most 7 in-band commands are in flight (QEMU stops
+   * reading its monitor at 8, and an OOB command must get through). */
   for (guint i = 0; i < MAX_INBAND; i++)
     cmds[i] = fake_peer_read_command (f->peer);
   fixture_settle (f);
@@ -2120,6 +2210,9 @@ main (int   argc,
                   fixture_teardown);
     }
   ADD ("routing/bare-reply", test_bare_reply, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("routing/deadline", test_deadline, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("routing/peer-stops-reading", test_peer_stops_reading, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("framing/eof-mid-line", test_eof_mid_line, FIXTURE_PRIVATE_CONTEXT);
   g_test_add ("/qmachine/qmp/protocol/deep-nesting/huge", Fixture, &nesting_huge,
               fixture_setup_private, test_deep_nesting, fixture_teardown);
 
