@@ -833,6 +833,96 @@ machine_set_full_args_locked (QMachine  *self,
 /* Public API                                                               */
 
 /**
+ * q_machine_get_environ:
+ * @self: a `QMachine`
+ *
+ * Gets the environment QEMU is started with.
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the
+ *   environment, or %NULL when QEMU inherits the controller's (the
+ *   default)
+ *
+ * Since: 1.0
+ */
+const char * const *
+q_machine_get_environ (QMachine *self)
+{
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+  return (const char * const *)self->environ;
+}
+
+/**
+ * q_machine_set_environ:
+ * @self: a `QMachine`
+ * @env: (nullable) (array zero-terminated=1): `NAME=value` strings, or
+ *   %NULL to inherit the controller's environment
+ *
+ * Sets the whole environment of the QEMU processes launched from now on.
+ * By default QEMU inherits the controller's environment, as
+ * `qemu.machine` does; an empty array starts it with none at all, which
+ * keeps secrets in the controller's environment away from it (QEMU itself
+ * needs no variable to run). Takes effect at the next launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_environ (QMachine           *self,
+                       const char * const *env)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  g_strfreev (self->environ);
+  self->environ = g_strdupv ((char **)env);
+}
+
+/**
+ * q_machine_setenv:
+ * @self: a `QMachine`
+ * @variable: the variable's name (no `=`)
+ * @value: its value
+ *
+ * Sets one variable in QEMU's environment (starting from a copy of the
+ * controller's when none was set).
+ *
+ * Since: 1.0
+ */
+void
+q_machine_setenv (QMachine   *self,
+                  const char *variable,
+                  const char *value)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (variable != NULL && *variable != '\0' && strchr (variable, '=') == NULL);
+  g_return_if_fail (value != NULL);
+
+  if (self->environ == NULL)
+    self->environ = g_get_environ ();
+  self->environ = g_environ_setenv (self->environ, variable, value, TRUE);
+}
+
+/**
+ * q_machine_unsetenv:
+ * @self: a `QMachine`
+ * @variable: the variable's name
+ *
+ * Removes one variable from QEMU's environment (starting from a copy of
+ * the controller's when none was set).
+ *
+ * Since: 1.0
+ */
+void
+q_machine_unsetenv (QMachine   *self,
+                    const char *variable)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (variable != NULL);
+
+  if (self->environ == NULL)
+    self->environ = g_get_environ ();
+  self->environ = g_environ_unsetenv (self->environ, variable);
+}
+
+/**
  * q_machine_add_monitor_null:
  * @self: a `QMachine`
  *
