@@ -40,8 +40,10 @@ test_replay (gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *corpus = NULL;
+
   g_test_init (&argc, &argv, NULL);
-  g_test_add_data_func ("/fuzz/replay", g_test_build_filename (G_TEST_DIST, "fuzz", "corpus", NULL),
-                        test_replay);
+  corpus = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus", NULL);
+  g_test_add_data_func ("/fuzz/replay", corpus, test_replay);
   return g_test_run ();
 }
