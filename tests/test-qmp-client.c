@@ -993,6 +993,30 @@ test_hostile_line (Fixture       *f,
 /* ------------------------------------------------------------------------ */
 /* Routing replies                                                          */
 
+/* A 100 MB line against the default limit (10 MiB): refused once the
+ * limit is passed, without buffering the rest. */
+static void
+test_huge_line (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  gsize len = 100 * 1024 * 1024;
+  g_autofree char *line = g_malloc (len);
+
+  fixture_negotiate (f);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  memset (line, ' ', len);
+  {
+    const char *head = "{\"event\": \"X\", \"data\": \"";
+    memcpy (line, head, strlen (head));
+  }
+  fake_peer_write (f->peer, line, len);   /* stops when the client hangs up */
+
+  assert_closed_with_protocol_error (f, &result);
+}
+
 /* A command's deadline belongs to the client: past it the command fails
  * with G_IO_ERROR_TIMED_OUT, its late reply is dropped, and the next
  * command gets its own reply. */
@@ -2211,6 +2235,7 @@ main (int   argc,
     }
   ADD ("routing/bare-reply", test_bare_reply, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/deadline", test_deadline, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("protocol/oversized/100mb-line", test_huge_line, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/peer-stops-reading", test_peer_stops_reading, FIXTURE_PRIVATE_CONTEXT);
   ADD ("framing/eof-mid-line", test_eof_mid_line, FIXTURE_PRIVATE_CONTEXT);
   g_test_add ("/qmachine/qmp/protocol/deep-nesting/huge", Fixture, &nesting_huge,
