@@ -9,7 +9,8 @@
 # Builds with warnings fatal (-Dwerror=true), the GIR, the Vala bindings and
 # the API reference (so g-ir-scanner and gi-docgen warnings fail too), then
 # runs `meson test --print-errorlogs`: the unit, qemu, guest, bindings,
-# python and docs suites, then the soak (`--setup soak --suite slow`).
+# python and docs suites, then an install into a temporary DESTDIR
+# (build-aux/test-install.sh), then the soak (`--setup soak --suite slow`).
 # Extra arguments go to `meson setup` (e.g. -Dguest_tests=false).
 #
 # A plain `meson setup` builds no guest (it would download packages);
@@ -48,6 +49,9 @@ meson compile -C "$BUILDDIR"
 # shellcheck disable=SC2206
 test_args=(${QMACHINE_TEST_ARGS:-})
 meson test -C "$BUILDDIR" --print-errorlogs "${test_args[@]}"
+# Installed into a temporary DESTDIR: nothing outside the prefix, and the
+# tool, C (through the .pc) and Python (typelib + override) work from it.
+./build-aux/test-install.sh "$BUILDDIR"
 if [ "${QMACHINE_SKIP_SOAK:-0}" != 1 ]; then
   meson test -C "$BUILDDIR" --print-errorlogs --setup soak --suite slow "${test_args[@]}"
 fi
