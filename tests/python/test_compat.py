@@ -714,3 +714,15 @@ def test_set_console_device_and_index(new_vm):
     assert console_file.closed
     with pytest.raises(QEMUMachineError):
         vm.console_socket
+
+
+def test_logs_under_qemu_machine(new_vm, caplog):
+    # A framework that configures QEMU's own `qemu.machine` logger (as
+    # QEMU's functional tests do) sees what the stand-in logs.
+    vm = new_vm()
+    with caplog.at_level('DEBUG', logger='qemu.machine'):
+        vm.launch()
+        vm.shutdown()
+    names = {record.name for record in caplog.records}
+    assert 'qemu.machine.machine' in names, names
+    assert any('launch command' in record.getMessage() for record in caplog.records)

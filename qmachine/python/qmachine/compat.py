@@ -79,7 +79,9 @@ __all__ = [
     'QMPConnectionError',
 ]
 
-LOG = logging.getLogger(__name__)
+# The logger QEMUMachine itself uses (a child of ``qemu.machine``), so a
+# test framework that configures ``qemu.machine`` sees these messages.
+LOG = logging.getLogger('qemu.machine.machine')
 
 QMPMessage = Dict[str, Any]
 
