@@ -469,6 +469,7 @@ launch_spawn (gpointer data)
       self->pid = run->pid;
       g_mutex_unlock (&self->mutex);
       machine_notify_later (self, PROP_PID);
+      machine_notify_later (self, PROP_RUNNING);
     }
 
   g_subprocess_wait_async (run->subprocess, NULL, run_child_exited_cb, run_ref (run));

@@ -344,8 +344,12 @@ run_finish (Run *run)
       if (state_changed)
         machine_notify_later (self, PROP_STATE);
       machine_notify_later (self, PROP_PID);
+      machine_notify_later (self, PROP_RUNNING);
       if (ran)
-        machine_exited_later (self, run->exit_code);
+        {
+          machine_notify_later (self, PROP_EXIT_STATUS);
+          machine_exited_later (self, run->exit_code);
+        }
     }
 
   if (launch_task != NULL)

@@ -292,6 +292,18 @@ q_machine_get_property (GObject    *object,
       g_value_set_int (value, q_machine_get_pid (self));
       break;
 
+    case PROP_RUNNING:
+      g_value_set_boolean (value, q_machine_is_running (self));
+      break;
+
+    case PROP_EXIT_STATUS:
+      {
+        int code = 0;
+        q_machine_get_exit_code (self, &code);
+        g_value_set_int (value, code);
+      }
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -578,6 +590,33 @@ q_machine_class_init (QMachineClass *klass)
    */
   properties [PROP_PID] =
     g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
+                      (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QMachine:running:
+   *
+   * Whether a QEMU process of this machine exists, as
+   * [method@QMachine.Machine.is_running] says; notified when it changes,
+   * for a UI or a binding to follow.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QMachine:exit-status:
+   *
+   * How the last QEMU process of this machine ended: its exit status, or
+   * minus the signal that killed it; 0 while none has ended (use
+   * [method@QMachine.Machine.get_exit_code] to tell the two apart).
+   * Notified each time a QEMU process ends.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_EXIT_STATUS] =
+    g_param_spec_int ("exit-status", NULL, NULL, G_MININT, G_MAXINT, 0,
                       (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

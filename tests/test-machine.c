@@ -662,6 +662,44 @@ test_event_signal_and_limit (Fixture *f, gconstpointer data)
 }
 
 static void
+count_notify (GObject *object, GParamSpec *pspec, guint *count)
+{
+  (*count)++;
+}
+
+/* `running` and `exit-status` follow the process, with notifications. */
+static void
+test_running_property (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint running_notes = 0, exit_notes = 0;
+  gboolean running = TRUE;
+  int status = 1;
+
+  g_signal_connect (f->machine, "notify::running", G_CALLBACK (count_notify), &running_notes);
+  g_signal_connect (f->machine, "notify::exit-status", G_CALLBACK (count_notify), &exit_notes);
+  g_object_get (f->machine, "running", &running, "exit-status", &status, NULL);
+  g_assert_false (running);
+  g_assert_cmpint (status, ==, 0);
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  pump ();
+  g_object_get (f->machine, "running", &running, NULL);
+  g_assert_true (running);
+  g_assert_cmpuint (running_notes, ==, 1);
+
+  g_assert_true (q_machine_kill (f->machine, NULL, &error));
+  pump ();
+  g_object_get (f->machine, "running", &running, "exit-status", &status, NULL);
+  g_assert_false (running);
+  g_assert_cmpint (status, ==, -SIGKILL);
+  g_assert_cmpuint (running_notes, ==, 2);
+  g_assert_cmpuint (exit_notes, ==, 1);
+  g_signal_handlers_disconnect_by_func (f->machine, count_notify, &running_notes);
+  g_signal_handlers_disconnect_by_func (f->machine, count_notify, &exit_notes);
+}
+
+static void
 test_event_match (void)
 {
   struct { const char *match, *event; gboolean expected; } cases[] = {
@@ -909,6 +947,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/sync-in-loop", test_sync_in_loop);
   ADD ("/qmachine/machine/controller-dies", test_controller_dies);
   ADD ("/qmachine/machine/exit-without-shutdown", test_exit_without_shutdown);
+  ADD ("/qmachine/machine/running-property", test_running_property);
 #undef ADD
   g_test_add_func ("/qmachine/machine/event-match", test_event_match);
 
