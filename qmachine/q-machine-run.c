@@ -15,6 +15,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <glib/gstdio.h>
 
@@ -244,6 +245,79 @@ read_log (const char *path)
   return g_steal_pointer (&contents);
 }
 
+/* The last non-empty line of QEMU's output, or NULL. */
+static char *
+last_line (const char *output)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (output == NULL)
+    return NULL;
+  lines = g_strsplit (output, "\n", -1);
+  for (int i = (int)g_strv_length (lines) - 1; i >= 0; i--)
+    {
+      g_strstrip (lines[i]);
+      if (*lines[i] != '\0')
+        return g_strdup (lines[i]);
+    }
+  return NULL;
+}
+
+/* Debian's package for a qemu-system-ARCH binary. */
+static const char *
+debian_package_for (const char *binary)
+{
+  g_autofree char *base = g_path_get_basename (binary);
+
+  if (!g_str_has_prefix (base, "qemu-system-"))
+    return NULL;
+  {
+    const char *arch = base + strlen ("qemu-system-");
+
+    if (g_str_equal (arch, "x86_64") || g_str_equal (arch, "i386"))
+      return "qemu-system-x86";
+    if (g_str_has_prefix (arch, "aarch64") || g_str_has_prefix (arch, "arm"))
+      return "qemu-system-arm";
+    if (g_str_has_prefix (arch, "ppc"))
+      return "qemu-system-ppc";
+    if (g_str_has_prefix (arch, "mips"))
+      return "qemu-system-mips";
+    if (g_str_has_prefix (arch, "sparc"))
+      return "qemu-system-sparc";
+    return "qemu-system-misc";
+  }
+}
+
+/* What to do about a launch failure, when there is something to say. */
+static const char *
+launch_hint (Run        *run,
+             const char *output)
+{
+  static char hint[256];
+
+  if (run->subprocess == NULL && run->launch_error != NULL &&
+      g_error_matches (run->launch_error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED) &&
+      strstr (run->launch_error->message, "No such file") != NULL)
+    {
+      const char *binary = run->argv[0];
+      const char *package = debian_package_for (binary);
+
+      if (package != NULL)
+        {
+          g_snprintf (hint, sizeof hint,
+                      "%s is not installed; on Debian: apt-get install %s", binary, package);
+          return hint;
+        }
+      return "check the binary's name and that it is on PATH";
+    }
+  if (output != NULL && (strstr (output, "/dev/kvm") != NULL ||
+                         strstr (output, "failed to initialize kvm") != NULL ||
+                         strstr (output, "failed to initialize KVM") != NULL))
+    return "KVM is not usable by this user: add the user to the kvm group "
+           "(and log in again), or pass -accel tcg";
+  return NULL;
+}
+
 static GError *
 launch_failure_error (Run        *run,
                       const char *output)
@@ -262,8 +336,16 @@ launch_failure_error (Run        *run,
     }
 
   if (domain == Q_MACHINE_ERROR && ran && !(run->sent & RUN_SENT_KILL))
-    /* QEMU went away by itself: that, not the EOF it caused, is the news. */
-    g_string_append (msg, "QEMU failed to launch: QEMU exited before QMP was ready");
+    {
+      /* QEMU went away by itself: its own complaint, not the EOF it
+       * caused, is the news, so it comes first. */
+      g_autofree char *last = last_line (output);
+
+      if (last != NULL)
+        g_string_append_printf (msg, "QEMU failed to launch: %s", last);
+      else
+        g_string_append (msg, "QEMU failed to launch: QEMU exited before QMP was ready");
+    }
   else
     g_string_append_printf (msg, "QEMU failed to launch: %s",
                             cause ? cause->message : "unknown reason");
@@ -277,6 +359,12 @@ launch_failure_error (Run        *run,
     }
   g_string_append_printf (msg, "\n\tCommand: %s", run->command_line);
   g_string_append_printf (msg, "\n\tOutput: %s", output ? output : "");
+  {
+    const char *hint = launch_hint (run, output);
+
+    if (hint != NULL)
+      g_string_append_printf (msg, "\n\tHint: %s", hint);
+  }
 
   return g_error_new_literal (domain, code, msg->str);
 }
