@@ -43,7 +43,9 @@ return values (timeouts in milliseconds, ``Json`` results); their JSON
 import json
 import math
 import os
+import signal
 import socket
+import threading
 
 import gi
 try:
@@ -139,6 +141,57 @@ def _to_match_array(matches):
         else:
             array.add_element(to_json(match))
     return array
+
+
+def _interruptible(start, finish, args, cancellable, on_interrupt=None):
+    """Runs an ``_async``/``_finish`` pair to the end as a blocking call that
+    Ctrl-C interrupts.
+
+    The C library's blocking calls wait inside C, where Python cannot run
+    its SIGINT handler. Here the wait is a private main context (pushed as
+    thread-default, so the application's context is never dispatched) that
+    wakes every 100 ms. While it waits in the main thread with Python's
+    default SIGINT handling, SIGINT only sets a flag (an exception raised
+    inside a GLib callback would be swallowed); the loop then cancels the
+    call, runs *on_interrupt* (it kills the machine, which ends the call
+    and removes its files), waits for the call's end and raises
+    KeyboardInterrupt."""
+    context = GLib.MainContext.new()
+    own = Gio.Cancellable()
+    done = []
+    interrupted = []
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        previous = signal.signal(signal.SIGINT,
+                                 lambda *_: interrupted.append(True))
+    context.push_thread_default()
+    linked = cancellable.connect(lambda *_: own.cancel()) if cancellable else 0
+    tick = GLib.timeout_source_new(100)
+    tick.set_callback(lambda *_: True)
+    tick.attach(context)
+    try:
+        start(*args, own, lambda _source, result, *_: done.append(result))
+        try:
+            while not done and not interrupted:
+                context.iteration(True)
+        except KeyboardInterrupt:
+            interrupted.append(True)
+        if interrupted:
+            own.cancel()
+            if on_interrupt is not None:
+                on_interrupt()
+            while not done:
+                context.iteration(True)
+            raise KeyboardInterrupt
+        return finish(done[0])
+    finally:
+        tick.destroy()
+        if linked:
+            cancellable.disconnect(linked)
+        context.pop_thread_default()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _msec(timeout):
@@ -281,7 +334,8 @@ class Machine(QMachine.Machine):
         """Starts QEMU and negotiates QMP; raises ``GLib.Error``
         (``MachineError.LAUNCH_FAILED``, ``ALREADY_LAUNCHED``, or
         ``Gio.IOErrorEnum.TIMED_OUT``) on failure."""
-        super().launch(cancellable)
+        _interruptible(super().launch_async, super().launch_finish, (), cancellable,
+                       self._kill_quietly)
 
     def shutdown(self, hard=False, timeout=30, cancellable=None):
         """Ends QEMU (``quit``, escalating to SIGKILL; at once with
@@ -294,17 +348,25 @@ class Machine(QMachine.Machine):
                             'flags and milliseconds')
         flags = (QMachine.MachineShutdownFlags.HARD if hard
                  else QMachine.MachineShutdownFlags.NONE)
-        super().shutdown(flags, _msec(timeout), cancellable)
+        _interruptible(super().shutdown_async, super().shutdown_finish,
+                       (flags, _msec(timeout)), cancellable, self._kill_quietly)
 
     def kill(self, cancellable=None):
         """Kills QEMU at once and cleans up."""
-        super().kill(cancellable)
+        _interruptible(super().kill_async, super().kill_finish, (), cancellable)
 
     def wait(self, timeout=30, cancellable=None):
         """Waits (*timeout* seconds, ``None`` = forever) for QEMU to exit
         by itself, then cleans up; kills it and raises ``GLib.Error``
         (``ABNORMAL_SHUTDOWN``) when it does not exit in time."""
-        super().wait(_msec(timeout), cancellable)
+        _interruptible(super().wait_async, super().wait_finish, (_msec(timeout),),
+                       cancellable, self._kill_quietly)
+
+    def _kill_quietly(self):
+        # Ctrl-C in a blocking call: QEMU is killed and the machine cleans
+        # up before the interrupt propagates (the C blocking kill is quick:
+        # SIGKILL, reap, remove files, and it ends the interrupted call).
+        super().kill(None)
 
     # QMP -------------------------------------------------------------------
 
@@ -312,14 +374,16 @@ class Machine(QMachine.Machine):
         """Runs a QMP command and returns the whole response as a dict
         (an error reported by QEMU is under its ``error`` key)."""
         arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
-        return to_python(super().qmp(command, arguments, None))
+        return to_python(_interruptible(super().qmp_async, super().qmp_finish,
+                                        (command, arguments), None, self._kill_quietly))
 
     def cmd(self, command, /, args_dict=None, conv_keys=None, **kwargs):
         """Runs a QMP command and returns its ``return`` value; an error
         reported by QEMU raises ``GLib.Error`` in the
         ``QMachine.qmp_error_quark()`` domain, coded by its class."""
         arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
-        return to_python(super().cmd(command, arguments, None))
+        return to_python(_interruptible(super().cmd_async, super().cmd_finish,
+                                        (command, arguments), None, self._kill_quietly))
 
     def qmp_async(self, command, arguments=None, *args, **kwargs):
         super().qmp_async(command, _to_object(arguments), *args, **kwargs)
@@ -342,8 +406,9 @@ class Machine(QMachine.Machine):
         :func:`event_match`) and returns it.  Queued events are searched
         first.  Raises ``GLib.Error`` (``Gio.IOErrorEnum.TIMED_OUT``) after
         *timeout* seconds (``0``: queued events only; ``None``: forever)."""
-        event = super().event_wait(name, _to_node_or_none(match),
-                                   _msec(timeout), cancellable)
+        event = _interruptible(super().event_wait_async, super().event_wait_finish,
+                               (name, _to_node_or_none(match), _msec(timeout)),
+                               cancellable, self._kill_quietly)
         return to_python(event)
 
     def events_wait(self, events, timeout=60.0, cancellable=None):
@@ -361,8 +426,9 @@ class Machine(QMachine.Machine):
                 matches.append(match)
         if not names:
             raise ValueError('events_wait needs at least one event name')
-        event = super().events_wait(names, _to_match_array(matches),
-                                    _msec(timeout), cancellable)
+        event = _interruptible(super().events_wait_async, super().events_wait_finish,
+                               (names, _to_match_array(matches), _msec(timeout)),
+                               cancellable, self._kill_quietly)
         return to_python(event)
 
     def event_wait_async(self, name, match=None, *args, **kwargs):
@@ -405,11 +471,13 @@ class Console(QMachine.Console):
         else:
             flags = (QMachine.ConsoleMatchFlags.REGEX if regex
                      else QMachine.ConsoleMatchFlags.NONE)
-        return super().wait_for(pattern, flags, _msec(timeout), cancellable)
+        return _interruptible(super().wait_for_async, super().wait_for_finish,
+                              (pattern, flags, _msec(timeout)), cancellable)
 
     def read_line(self, timeout=60.0, cancellable=None):
         """Returns the next line of output, without its line ending."""
-        return super().read_line(_msec(timeout), cancellable)
+        return _interruptible(super().read_line_async, super().read_line_finish,
+                              (_msec(timeout),), cancellable)
 
     def write(self, data, cancellable=None):
         """Sends ``str`` (as UTF-8) or bytes-like *data* to the guest."""

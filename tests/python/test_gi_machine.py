@@ -654,3 +654,35 @@ def test_launch_timeout(machine):
     assert_error(excinfo, IO_ERROR, Gio.IOErrorEnum.TIMED_OUT, 'g-io-error-quark')
     assert machine.get_state() == State.NOT_LAUNCHED
     assert machine.exit_code == -9
+
+
+@pytest.mark.parametrize('call', ['event_wait', 'wait'])
+def test_ctrl_c_interrupts_blocking_calls(qemu_binary, tmp_path, call):
+    # SIGINT while a blocking call waits: KeyboardInterrupt arrives within
+    # moments, QEMU is gone and the machine's files are removed.
+    import signal
+    import threading
+    import time
+
+    vm = QMachine.Machine(qemu_binary)
+    base = str(tmp_path)
+    vm.set_base_temp_dir(base)
+    vm.add_args(*FAST_ARGS)
+    vm.launch()
+    pid = vm.get_pid()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if call == 'event_wait':
+                vm.event_wait('NEVER', timeout=None)
+            else:
+                vm.wait(timeout=None)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    assert not vm.is_running()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert os.listdir(base) == []
