@@ -244,6 +244,9 @@ complete_resolved (GPtrArray *done)
   for (guint i = 0; done && i < done->len; i++)
     {
       Resolved *r = g_ptr_array_index (done, i);
+
+      if (r == NULL)
+        continue;   /* handed to the emission queue */
       g_task_return_pointer (r->task, r->text, g_free);
       g_object_unref (r->task);
       g_free (r);
@@ -256,6 +259,7 @@ typedef struct
   GBytes   *chunk;
   GError   *error;
   gboolean  closed;
+  Resolved *resolved;    /* a wait to complete, after the output before it */
 } Emission;
 
 static void
@@ -263,6 +267,12 @@ emission_free (Emission *e)
 {
   g_clear_pointer (&e->chunk, g_bytes_unref);
   g_clear_error (&e->error);
+  if (e->resolved != NULL)
+    {
+      g_free (e->resolved->text);
+      g_object_unref (e->resolved->task);
+      g_free (e->resolved);
+    }
   g_free (e);
 }
 
@@ -281,7 +291,15 @@ console_dispatch (gpointer object)
 
   while ((e = g_queue_pop_head (&items)))
     {
-      if (e->closed)
+      if (e->resolved != NULL)
+        {
+          Resolved *r = g_steal_pointer (&e->resolved);
+
+          g_task_return_pointer (r->task, r->text, g_free);
+          g_object_unref (r->task);
+          g_free (r);
+        }
+      else if (e->closed)
         g_signal_emit (self, signals [CLOSED], 0, e->error);
       else
         {
@@ -374,8 +392,27 @@ console_append (QConsole     *self,
   done = console_resolve_locked (self);
   g_mutex_unlock (&self->mutex);
 
-  complete_resolved (done);
+  /* The `output` signal for these bytes goes first; a wait they satisfy
+   * completes after it when it completes in the same context (through
+   * the same queue), so a program sees the text before the match. */
   console_emit (self, chunk, FALSE, NULL);
+  for (guint i = 0; done && i < done->len; i++)
+    {
+      Resolved *r = g_ptr_array_index (done, i);
+
+      if (g_task_get_context (r->task) == self->owner_context)
+        {
+          Emission *e = g_new0 (Emission, 1);
+
+          e->resolved = r;
+          g_mutex_lock (&self->mutex);
+          g_queue_push_tail (&self->emissions, e);
+          g_mutex_unlock (&self->mutex);
+          q_dispatcher_wakeup (self->dispatcher);
+          g_ptr_array_index (done, i) = NULL;
+        }
+    }
+  complete_resolved (done);
 }
 
 static void
