@@ -40,6 +40,8 @@ typedef struct
   gboolean          stopping;
   gboolean          had_error;
   gboolean          launched;     /* launch completed: exits are ours to handle */
+  GString          *partial;      /* console output after its last newline */
+  guint             partial_flush;
 } Tool;
 
 static void tool_read_next (Tool *tool);
@@ -68,6 +70,32 @@ event_cb (QMachine   *machine,
   print_json_object (event);
 }
 
+/* Console text is printed in whole lines, so that it never interleaves
+ * mid-line with the JSON lines of events and replies; a partial line (a
+ * prompt) is printed once the console has been quiet for a moment, or at
+ * the end. */
+static void
+flush_partial (Tool *tool)
+{
+  g_clear_handle_id (&tool->partial_flush, g_source_remove);
+  if (tool->partial->len > 0)
+    {
+      fwrite (tool->partial->str, 1, tool->partial->len, stdout);
+      fflush (stdout);
+      g_string_truncate (tool->partial, 0);
+    }
+}
+
+static gboolean
+flush_partial_cb (gpointer data)
+{
+  Tool *tool = data;
+
+  tool->partial_flush = 0;
+  flush_partial (tool);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 output_cb (QConsole *console,
            GBytes   *chunk,
@@ -75,12 +103,24 @@ output_cb (QConsole *console,
 {
   gsize len;
   const char *data = g_bytes_get_data (chunk, &len);
+  const char *nl;
 
-  if (tool->want_console)
+  if (!tool->want_console)
+    return;
+
+  g_string_append_len (tool->partial, data, len);
+  nl = memrchr (tool->partial->str, '\n', tool->partial->len);
+  if (nl != NULL)
     {
-      fwrite (data, 1, len, stdout);
+      gsize whole = nl - tool->partial->str + 1;
+
+      fwrite (tool->partial->str, 1, whole, stdout);
       fflush (stdout);
+      g_string_erase (tool->partial, 0, whole);
     }
+  g_clear_handle_id (&tool->partial_flush, g_source_remove);
+  if (tool->partial->len > 0)
+    tool->partial_flush = g_timeout_add (200, flush_partial_cb, tool);
 }
 
 static void
@@ -482,6 +522,7 @@ cmd_run (int    argc,
     }
 
   tool.loop = g_main_loop_new (NULL, FALSE);
+  tool.partial = g_string_new (NULL);
   tool.cancellable = g_cancellable_new ();
   tool.want_console = console;
   tool.qmp_shell = qmp_shell;
@@ -517,6 +558,7 @@ cmd_run (int    argc,
   if (q_machine_get_console (tool.machine) != NULL)
     g_signal_connect (q_machine_get_console (tool.machine), "output", G_CALLBACK (output_cb), &tool);
   g_main_loop_run (tool.loop);
+  flush_partial (&tool);
 
   if (tool.had_error && tool.status == EXIT_OK)
     tool.status = EXIT_FAILURE_;
@@ -525,6 +567,7 @@ cmd_run (int    argc,
   g_clear_object (&tool.machine);
   g_clear_object (&tool.cancellable);
   g_main_loop_unref (tool.loop);
+  g_string_free (tool.partial, TRUE);
   g_free (wait_pattern);
 
   return tool.status;
