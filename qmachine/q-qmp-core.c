@@ -23,6 +23,74 @@
 
 static gboolean core_start_reading (gpointer data);
 
+/* ------------------------------------------------------------------------ */
+/* The QMP traffic in the debug log (G_MESSAGES_DEBUG=QMachine)             */
+
+static gboolean
+traffic_logged (void)
+{
+  return !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
+}
+
+/* A copy of @node with the values of members that carry secrets (names
+ * holding "password", "secret" or "key", and the `data` of secret
+ * objects) replaced, for the log. */
+static JsonNode *
+redact (JsonNode *node)
+{
+  /* A new tree: parsed messages are immutable. */
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+      JsonObject *out = json_object_new ();
+      GList *members = json_object_get_members (object);
+      const char *qom_type = q_json_get_string (object, "qom-type");
+      gboolean secret_object = qom_type != NULL && strstr (qom_type, "secret") != NULL;
+      JsonNode *ret = json_node_new (JSON_NODE_OBJECT);
+
+      for (GList *l = members; l; l = l->next)
+        {
+          const char *name = l->data;
+          g_autofree char *lower = g_ascii_strdown (name, -1);
+
+          if (strstr (lower, "password") || strstr (lower, "secret") || strstr (lower, "key") ||
+              (secret_object && g_str_equal (name, "data")))
+            json_object_set_string_member (out, name, "<redacted>");
+          else
+            json_object_set_member (out, name, redact (json_object_get_member (object, name)));
+        }
+      g_list_free (members);
+      json_node_take_object (ret, out);
+      return ret;
+    }
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      JsonArray *out = json_array_new ();
+      JsonNode *ret = json_node_new (JSON_NODE_ARRAY);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        json_array_add_element (out, redact (json_array_get_element (array, i)));
+      json_node_take_array (ret, out);
+      return ret;
+    }
+  return json_node_copy (node);
+}
+
+static void
+log_traffic (const char *direction,
+             JsonObject *message)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonNode) shown = NULL;
+  g_autofree char *text = NULL;
+
+  json_node_set_object (node, message);
+  shown = redact (node);
+  text = json_to_string (shown, FALSE);
+  g_debug ("QMP %s %s", direction, text);
+}
+
 /* Return through a task held in @slot, and drop that reference. */
 static void
 take_task_return_error (GTask  **slot,
@@ -430,6 +498,8 @@ core_handle_frame (JsonObject *message,
 {
   Core *core = user_data;
 
+  if (traffic_logged ())
+    log_traffic ("<-", message);
   core_handle_message (core, message);
   return !core->closed;
 }
@@ -1122,6 +1192,16 @@ pending_new (Core       *core,
   p->command = g_strdup (command);
   p->bytes = serialize_command (command, arguments, oob, p->id);
   p->oob = oob;
+  if (traffic_logged ())
+    {
+      g_autoptr(JsonObject) shown = json_object_new ();
+
+      json_object_set_string_member (shown, oob ? "exec-oob" : "execute", command);
+      if (arguments != NULL)
+        json_object_set_object_member (shown, "arguments", json_object_ref (arguments));
+      json_object_set_string_member (shown, "id", p->id);
+      log_traffic ("->", shown);
+    }
 
   return p;
 }

@@ -1017,6 +1017,39 @@ test_huge_line (Fixture       *f,
   assert_closed_with_protocol_error (f, &result);
 }
 
+/* G_MESSAGES_DEBUG=QMachine shows the QMP traffic, with secrets
+ * redacted. Run in a subprocess, whose stderr is checked. */
+static void
+test_traffic_log (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(JsonObject) args = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      /* GLib writes debug messages to stdout. */
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, 0);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stdout ("*QMP -> {\"execute\":\"object-add\"*\"data\":\"<redacted>\"*");
+      g_test_trap_assert_stdout ("*QMP <- {\"return\":{\"password\":\"<redacted>\"*");
+      g_test_trap_assert_stdout_unmatched ("*hunter2*");
+      return;
+    }
+
+  g_setenv ("G_MESSAGES_DEBUG", "QMachine", TRUE);
+  fixture_negotiate (f);
+  args = test_json_object ("{\"qom-type\": \"secret\", \"id\": \"s0\", \"data\": \"hunter2\"}");
+  q_qmp_client_execute_async (f->client, "object-add", args, 0, NULL, NULL,
+                              test_store_result_cb, &result);
+  cmd = fake_peer_read_command (f->peer);
+  fake_peer_reply (f->peer, cmd, "{\"password\": \"hunter2\"}");
+  ret = finish_execute (f, &result, NULL);
+  g_assert_nonnull (ret);
+}
+
 /* A command's deadline belongs to the client: past it the command fails
  * with G_IO_ERROR_TIMED_OUT, its late reply is dropped, and the next
  * command gets its own reply. */
@@ -2235,6 +2268,7 @@ main (int   argc,
     }
   ADD ("routing/bare-reply", test_bare_reply, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/deadline", test_deadline, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("log/traffic-redacted", test_traffic_log, FIXTURE_PRIVATE_CONTEXT);
   ADD ("protocol/oversized/100mb-line", test_huge_line, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/peer-stops-reading", test_peer_stops_reading, FIXTURE_PRIVATE_CONTEXT);
   ADD ("framing/eof-mid-line", test_eof_mid_line, FIXTURE_PRIVATE_CONTEXT);
