@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-# check-guide.py GUIDE.md PROGRAM.c: the guide's ```c block is the program
-# (from its first #include on), so the guide shows what the tests run.
+# check-guide.py GUIDE.md PROGRAM: the guide's code block is the program
+# (from its first include or import on), so the guide shows what the tests run.
 #
 # Copyright 2026 The qmachine authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import sys
 
+program_path = sys.argv[2]
 guide, program = (open(path, encoding='utf-8').read() for path in sys.argv[1:3])
-block = guide.split('```c\n', 1)[1].split('```', 1)[0]
-code = program[program.index('#include <qmachine.h>'):]
+if program_path.endswith('.py'):
+    block = guide.split('```python\n', 1)[1].split('```', 1)[0]
+    code = program[program.index('import os'):]
+else:
+    block = guide.split('```c\n', 1)[1].split('```', 1)[0]
+    code = program[program.index('#include <qmachine.h>'):]
 if block != code:
     sys.exit(f'{sys.argv[1]} does not show {sys.argv[2]} as it is: update the guide')
 print('the guide shows the program as it is')
