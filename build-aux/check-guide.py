@@ -9,7 +9,10 @@ import sys
 
 program_path = sys.argv[2]
 guide, program = (open(path, encoding='utf-8').read() for path in sys.argv[1:3])
-if program_path.endswith('.py'):
+if program_path.endswith('.js'):
+    block = guide.split('```js\n', 1)[1].split('```', 1)[0]
+    code = program[program.index("import GLib from 'gi://GLib';"):]
+elif program_path.endswith('.py'):
     block = guide.split('```python\n', 1)[1].split('```', 1)[0]
     code = program[program.index('import os'):]
 else:
