@@ -9,7 +9,10 @@ import sys
 
 program_path = sys.argv[2]
 guide, program = (open(path, encoding='utf-8').read() for path in sys.argv[1:3])
-if program_path.endswith('.js'):
+if program_path.endswith('.vala'):
+    block = guide.split('```vala\n', 1)[1].split('```', 1)[0]
+    code = program[program.index('static async bool run'):]
+elif program_path.endswith('.js'):
     block = guide.split('```js\n', 1)[1].split('```', 1)[0]
     code = program[program.index("import GLib from 'gi://GLib';"):]
 elif program_path.endswith('.py'):
