@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 
+#include <gio/gunixsocketaddress.h>
 #include <qmachine.h>
 
 /* Exit codes (documented in docs/tool.md). */
@@ -573,6 +574,73 @@ cmd_run (int    argc,
   return tool.status;
 }
 
+/* `qmachine qmp SOCKET [COMMAND [JSON-ARGS]]`: one command on a monitor
+ * that is already running (a unix socket QEMU listens on, as with
+ * `-qmp unix:PATH,server=on,wait=off`), its reply printed as a JSON line.
+ * Without a command, the greeting is printed. */
+static int
+cmd_qmp (int    argc,
+         char **argv)
+{
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(QQmpClient) qmp = NULL;
+  g_autoptr(JsonObject) args = NULL;
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (argc < 2 || argc > 4)
+    {
+      g_printerr ("Usage: qmachine qmp SOCKET [COMMAND [JSON-ARGUMENTS]]\n");
+      return EXIT_USAGE;
+    }
+  if (argc == 4)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonNode *root;
+
+      if (!json_parser_load_from_data (parser, argv[3], -1, &error) ||
+          !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root))
+        {
+          g_printerr ("qmachine: the arguments must be a JSON object%s%s\n",
+                      error ? ": " : "", error ? error->message : "");
+          return EXIT_USAGE;
+        }
+      args = json_object_ref (json_node_get_object (root));
+    }
+
+  client = g_socket_client_new ();
+  address = g_unix_socket_address_new (argv[1]);
+  g_socket_client_set_timeout (client, 10);
+  if (!(conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error)))
+    {
+      g_printerr ("qmachine: cannot connect to %s: %s\n", argv[1], error->message);
+      return EXIT_FAILURE_;
+    }
+  qmp = q_qmp_client_new (G_IO_STREAM (conn));
+  if (!q_qmp_client_negotiate (qmp, Q_QMP_NEGOTIATE_FLAGS_NONE, NULL, &error))
+    {
+      g_printerr ("qmachine: %s\n", error->message);
+      return EXIT_FAILURE_;
+    }
+  if (argc == 2)
+    {
+      print_json_object (q_qmp_client_get_greeting (qmp));
+      return EXIT_OK;
+    }
+  if (!(reply = q_qmp_client_execute_raw (qmp, argv[2], args, Q_QMP_EXECUTE_FLAGS_NONE, NULL,
+                                          NULL, &error)))
+    {
+      g_printerr ("qmachine: %s\n", error->message);
+      return EXIT_FAILURE_;
+    }
+  json_object_remove_member (reply, "id");
+  print_json_object (reply);
+  q_qmp_client_close (qmp, NULL, NULL);
+  return json_object_has_member (reply, "error") ? EXIT_FAILURE_ : EXIT_OK;
+}
+
 static void
 usage (void)
 {
@@ -580,6 +648,7 @@ usage (void)
               "\n"
               "Commands:\n"
               "  run [OPTION…] -- QEMU-ARGS…   launch a VM (qmachine run --help)\n"
+              "  qmp SOCKET [CMD [JSON-ARGS]]  one QMP command on a running monitor\n"
               "  version                       print the qmachine version\n");
 }
 
@@ -604,6 +673,8 @@ main (int    argc,
 
   if (g_str_equal (argv[1], "run"))
     return cmd_run (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "qmp"))
+    return cmd_qmp (argc - 1, argv + 1);
 
   g_printerr ("qmachine: unknown command \"%s\"\n", argv[1]);
   usage ();

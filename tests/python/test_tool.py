@@ -40,3 +40,47 @@ def test_tool_shuts_down_on_signal(tmp_path, sig):
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert os.listdir(tmp_path) == []
+
+
+def test_tool_qmp_on_a_running_monitor(tmp_path):
+    # `qmachine qmp SOCKET …` talks to a QEMU it did not start.
+    import json
+    import socket
+
+    # The listening socket exists before QEMU starts (QEMU gets it as an
+    # fd), so there is nothing to wait for.
+    sock = tmp_path / 'qmp.sock'
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock))
+    listener.listen(1)
+    qemu = subprocess.Popen(
+        ['qemu-system-x86_64', '-machine', 'none', '-nodefaults', '-display', 'none',
+         '-chardev', f'socket,id=mon,fd={listener.fileno()},server=on,wait=off',
+         '-mon', 'chardev=mon,mode=control'],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=[listener.fileno()])
+    listener.close()
+    tool = os.environ['QMACHINE_TOOL']
+    try:
+
+        greeting = subprocess.run([tool, 'qmp', str(sock)], capture_output=True, text=True,
+                                  timeout=30)
+        assert greeting.returncode == 0, greeting.stderr
+        assert 'qemu' in json.loads(greeting.stdout)['version']
+
+        status = subprocess.run([tool, 'qmp', str(sock), 'query-status'], capture_output=True,
+                                text=True, timeout=30)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)['return']['status'] == 'running'
+
+        bad = subprocess.run([tool, 'qmp', str(sock), 'no-such-command'], capture_output=True,
+                             text=True, timeout=30)
+        assert bad.returncode == 1
+        assert json.loads(bad.stdout)['error']['class'] == 'CommandNotFound'
+
+        usage = subprocess.run([tool, 'qmp', str(sock), 'query-status', '[1]'],
+                               capture_output=True, text=True, timeout=30)
+        assert usage.returncode == 2
+    finally:
+        qemu.kill()
+        qemu.wait()
