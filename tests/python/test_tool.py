@@ -84,3 +84,13 @@ def test_tool_qmp_on_a_running_monitor(tmp_path):
     finally:
         qemu.kill()
         qemu.wait()
+
+
+def test_bash_completion_parses():
+    # The completion script installed to share/bash-completion/completions.
+    script = os.path.join(os.path.dirname(__file__), '..', '..', 'qmachine', 'tool',
+                          'qmachine.bash')
+    assert subprocess.run(['bash', '-n', script]).returncode == 0
+    defined = subprocess.run(['bash', '-c', f'source {script}; complete -p qmachine'],
+                             capture_output=True, text=True)
+    assert '_qmachine' in defined.stdout, defined.stderr
