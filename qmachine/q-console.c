@@ -866,21 +866,8 @@ waiter_take (gpointer object,
              guint64  id)
 {
   QConsole *self = object;
-  Waiter *w = NULL;
 
-  g_mutex_lock (&self->mutex);
-  for (GList *l = self->waiters; l; l = l->next)
-    {
-      if (((Waiter *)l->data)->base.id == id)
-        {
-          w = l->data;
-          self->waiters = g_list_delete_link (self->waiters, l);
-          break;
-        }
-    }
-  g_mutex_unlock (&self->mutex);
-
-  return w ? &w->base : NULL;
+  return q_waiter_list_take (&self->waiters, &self->mutex, id);
 }
 
 static GError *

@@ -49,6 +49,12 @@ void q_waiter_arm   (QWaiter            *waiter,
                      int                 timeout_msec,
                      GCancellable       *cancellable);
 
+/* Takes the waiter @id out of *@list (QWaiter-first structs) under
+ * @mutex; NULL when it already ended. The usual `take` of a QWaiterClass. */
+QWaiter *q_waiter_list_take (GList  **list,
+                             GMutex  *mutex,
+                             guint64  id);
+
 /* Destroys the timeout, disconnects the cancellable, drops the task. Any
  * thread, never from inside the waiter's cancellable handler (which only
  * schedules work on the worker). */

@@ -106,3 +106,25 @@ q_waiter_clear (QWaiter *w)
   g_clear_object (&w->cancellable);
   g_clear_object (&w->task);
 }
+
+QWaiter *
+q_waiter_list_take (GList  **list,
+                    GMutex  *mutex,
+                    guint64  id)
+{
+  QWaiter *w = NULL;
+
+  g_mutex_lock (mutex);
+  for (GList *l = *list; l; l = l->next)
+    {
+      if (((QWaiter *)l->data)->id == id)
+        {
+          w = l->data;
+          *list = g_list_delete_link (*list, l);
+          break;
+        }
+    }
+  g_mutex_unlock (mutex);
+
+  return w;
+}
