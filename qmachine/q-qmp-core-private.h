@@ -73,6 +73,7 @@ struct _Core
   /* Worker thread only. */
   QQmpFramer       framer;
   guint8          *readbuf;
+  GSource         *read_source;       /* pollable streams: reads for the connection's life */
   guint            ops_pending;       /* reads and writes in flight */
   gboolean         stream_closed;
   GHashTable      *pending;           /* id -> Pending */

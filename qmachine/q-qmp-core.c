@@ -22,6 +22,9 @@
 #include "q-util-private.h"
 
 static gboolean core_start_reading (gpointer data);
+static void     core_got_data      (Core     *core,
+                                    gssize    n,
+                                    GError   *error);
 
 /* ------------------------------------------------------------------------ */
 /* The QMP traffic in the debug log (G_MESSAGES_DEBUG=QMachine)             */
@@ -118,6 +121,7 @@ take_task_return_boolean (GTask    **slot,
 static void core_close       (Core         *core,
                               const GError *error);
 static void core_write_next  (Core         *core);
+static gboolean core_write_one (Core       *core);
 static void core_read_next   (Core         *core);
 static void core_op_done     (Core         *core);
 static void core_arm_deadline (Core        *core);
@@ -161,6 +165,7 @@ core_unref (Core *core)
   g_assert (g_hash_table_size (core->pending) == 0);
   g_assert (core->negotiate_task == NULL);
   g_assert (core->deadline_source == NULL);
+  g_assert (core->read_source == NULL);
   g_assert (core->hook_destroy == NULL);
 
   g_clear_pointer (&core->dispatcher, q_dispatcher_unref);
@@ -346,7 +351,7 @@ core_complete (Core       *core,
     }
 
   g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                           "QMP reply to %s has neither \"return\" nor \"error\"", p->id);
+                           "QMP reply to %s has neither \"return\" nor \"error\"", p->command);
 }
 
 /* Removes a sent pending command and completes it. */
@@ -368,33 +373,64 @@ core_finish_sent (Core       *core,
   core_write_next (core);
 }
 
+/* The Pending an out-of-band reply's id names: ids are numbers on the
+ * wire, strings in the table. */
+static Pending *
+core_lookup_id (Core     *core,
+                JsonNode *id_node)
+{
+  char key[24];
+
+  if (!JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_INT64)
+    return NULL;
+  g_snprintf (key, sizeof key, "%" G_GINT64_FORMAT, json_node_get_int (id_node));
+  return g_hash_table_lookup (core->pending, key);
+}
+
+/* The oldest in-band command written and not yet answered: in-band replies
+ * carry no id, QEMU answers them in order. */
+static Pending *
+core_oldest_inband (Core *core)
+{
+  for (GList *l = core->sent.head; l; l = l->next)
+    {
+      Pending *p = l->data;
+      if (!p->oob)
+        return p;
+    }
+  return NULL;
+}
+
 static void
 core_handle_return (Core       *core,
                     JsonObject *message)
 {
   JsonNode *id_node = json_object_get_member (message, "id");
-  Pending *p = NULL;
+  Pending *p;
 
-  if (id_node != NULL && JSON_NODE_HOLDS_VALUE (id_node) &&
-      json_node_get_value_type (id_node) == G_TYPE_STRING)
-    p = g_hash_table_lookup (core->pending, json_node_get_string (id_node));
-
-  if (id_node == NULL && json_object_has_member (message, "error"))
+  if (id_node != NULL)
     {
-      /* QEMU could not parse something we sent, so it cannot tell us which
-       * command failed: fail the oldest one rather than leave it hanging. */
-      p = g_queue_peek_head (&core->sent);
-      if (p == NULL)
+      /* Only out-of-band commands carry ids. */
+      p = core_lookup_id (core, id_node);
+      if (p == NULL || !p->sent || !p->oob)
         {
-          g_debug ("QMP: id-less error with no command pending; dropped");
+          g_debug ("QMP: reply with unknown id dropped");
           return;
         }
     }
-
-  if (p == NULL || !p->sent)
+  else if ((p = core_oldest_inband (core)) == NULL)
     {
-      g_debug ("QMP: reply with unknown id dropped");
-      return;
+      /* An id-less error with only out-of-band commands out: QEMU could
+       * not parse one of them, and cannot tell which. Fail the oldest
+       * rather than leave it hanging. */
+      if (json_object_has_member (message, "error") &&
+          (p = g_queue_peek_head (&core->sent)) != NULL)
+        ;
+      else
+        {
+          g_debug ("QMP: reply with no command waiting dropped");
+          return;
+        }
     }
 
   core_finish_sent (core, p, message);
@@ -471,11 +507,9 @@ core_handle_message (Core       *core,
     {
       /* A reply that is neither success nor failure: its command fails
        * now with a protocol error instead of waiting for its deadline. */
-      Pending *p = NULL;
+      Pending *p = core_lookup_id (core, node);
 
-      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-        p = g_hash_table_lookup (core->pending, json_node_get_string (node));
-      if (p != NULL && p->sent)
+      if (p != NULL && p->sent && p->oob)
         {
           if (p->task != NULL)
             take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
@@ -518,6 +552,18 @@ core_read_cb (GObject      *object,
 
   if (core->closed)
     return;
+  core_got_data (core, n, error);
+  if (!core->closed)
+    core_read_next (core);
+}
+
+/* @n bytes are in readbuf (0 at end of file, < 0 with @error). */
+static void
+core_got_data (Core   *core,
+               gssize  n,
+               GError *error)
+{
+  g_autoptr(GError) perror = NULL;
 
   if (n < 0)
     {
@@ -530,9 +576,9 @@ core_read_cb (GObject      *object,
 
   if (n == 0)
     {
-      error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                           "The QMP peer closed the connection");
-      core_close (core, error);
+      perror = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                            "The QMP peer closed the connection");
+      core_close (core, perror);
       return;
     }
 
@@ -540,13 +586,26 @@ core_read_cb (GObject      *object,
   core->framer.max_size = core->max_message_size;
   g_mutex_unlock (&core->mutex);
 
-  if (!q_qmp_framer_push (&core->framer, core->readbuf, n, core_handle_frame, core, &error))
-    {
-      core_close (core, error);
-      return;
-    }
-  if (!core->closed)
-    core_read_next (core);
+  if (!q_qmp_framer_push (&core->framer, core->readbuf, n, core_handle_frame, core, &perror))
+    core_close (core, perror);
+}
+
+/* A pollable stream (a socket: what QMachine uses) is read from one
+ * source that lives as long as the connection: no allocation per read. */
+static gboolean
+core_readable_cb (GObject  *stream,
+                  gpointer  user_data)
+{
+  Core *core = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (core->input),
+                                                core->readbuf, READ_CHUNK, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+  core_got_data (core, n, error);
+  return core->closed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
 static void
@@ -554,6 +613,22 @@ core_read_next (Core *core)
 {
   if (core->closed)
     return;
+
+  if (G_IS_POLLABLE_INPUT_STREAM (core->input) &&
+      g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (core->input)))
+    {
+      if (core->read_source == NULL)
+        {
+          core->read_source =
+            g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (core->input), NULL);
+          g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_readable_cb),
+                                 core_ref (core), (GDestroyNotify)core_unref);
+          g_source_set_static_name (core->read_source, "[qmachine] qmp read");
+          g_source_attach (core->read_source, q_worker_get_context ());
+          core->ops_pending++;
+        }
+      return;
+    }
 
   core->ops_pending++;
   g_input_stream_read_async (core->input, core->readbuf, READ_CHUNK,
@@ -699,19 +774,70 @@ core_fd_send_try (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Writes what the socket takes now. Returns TRUE when all of @bytes went
+ * out; otherwise the rest is written asynchronously (or the write failed
+ * and the core is closed). */
+static gboolean
+core_write_now (Core   *core,
+                GBytes *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  const guint8 *buf = g_bytes_get_data (bytes, &len);
+  gsize offset = 0;
+
+  if (!G_IS_POLLABLE_OUTPUT_STREAM (core->output) ||
+      !g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (core->output)))
+    {
+      core_write_bytes (core, bytes, 0);
+      return FALSE;
+    }
+
+  while (offset < len)
+    {
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (core->output),
+                                                             buf + offset, len - offset,
+                                                             NULL, &error);
+      if (n < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            {
+              core_write_bytes (core, bytes, offset);
+              return FALSE;
+            }
+          core_write_done (core, error);
+          return FALSE;
+        }
+      offset += n;
+    }
+
+  core->writing = FALSE;
+  return TRUE;
+}
+
 static void
 core_write_next (Core *core)
 {
-  Pending *p;
+  /* A loop, not recursion: most writes complete at once. */
+  while (!core->writing && !core->closed)
+    {
+      if (!core_write_one (core))
+        return;
+    }
+}
 
-  if (core->writing || core->closed)
-    return;
+/* Starts writing the next command that may go. Returns TRUE when it was
+ * written at once and the next may follow. */
+static gboolean
+core_write_one (Core *core)
+{
+  Pending *p;
 
   if (g_queue_is_empty (&core->outq))
     {
       if (core->closing)
         core_close (core, NULL);
-      return;
+      return FALSE;
     }
 
   /* Each fd-bearing message replaces the fds QEMU has stashed, so an
@@ -739,7 +865,7 @@ core_write_next (Core *core)
        * close does not wait for. */
       if (core->closing)
         core_close (core, NULL);
-      return;
+      return FALSE;
     }
 
   p->sent = TRUE;
@@ -759,9 +885,10 @@ core_write_next (Core *core)
       s->fds = g_object_ref (p->fds);
       core->ops_pending++;
       core_fd_send_try (s);
+      return FALSE;
     }
-  else
-    core_write_bytes (core, p->bytes, 0);
+
+  return core_write_now (core, p->bytes);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -824,6 +951,11 @@ core_close (Core         *core,
   core->hook_destroy = NULL;
 
   q_destroy_source (&core->deadline_source);
+  if (core->read_source != NULL)
+    {
+      q_destroy_source (&core->read_source);
+      core->ops_pending--;
+    }
 
   if (error != NULL)
     g_debug ("QMP connection closed: %s", error->message);
@@ -1024,7 +1156,7 @@ core_do_cancel (gpointer data)
     return G_SOURCE_REMOVE;
 
   take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           "The QMP command %s was cancelled", p->id);
+                           "The QMP command %s was cancelled", p->command);
 
   if (!p->sent)
     {
@@ -1171,7 +1303,7 @@ capabilities_cb (GObject      *object,
 char *
 core_next_id (Core *core)
 {
-  return g_strdup_printf ("qm-%u", (guint)g_atomic_int_add (&core->id_counter, 1));
+  return g_strdup_printf ("%u", (guint)g_atomic_int_add (&core->id_counter, 1));
 }
 
 static GBytes *serialize_command (const char *command,
@@ -1194,53 +1326,70 @@ pending_new (Core       *core,
   p->oob = oob;
   if (traffic_logged ())
     {
-      g_autoptr(JsonObject) shown = json_object_new ();
+      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      gsize len;
+      const char *text = g_bytes_get_data (p->bytes, &len);
 
-      json_object_set_string_member (shown, oob ? "exec-oob" : "execute", command);
-      if (arguments != NULL)
-        json_object_set_object_member (shown, "arguments", json_object_ref (arguments));
-      json_object_set_string_member (shown, "id", p->id);
-      log_traffic ("->", shown);
+      if (json_parser_load_from_data (parser, text, len, NULL))
+        log_traffic ("->", json_node_get_object (json_parser_get_root (parser)));
     }
 
   return p;
 }
 
+/* Appends @text as a JSON string. */
+static void
+append_json_string (GString    *out,
+                    const char *text)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *c = (const guchar *)text; *c; c++)
+    {
+      if (*c == '"' || *c == '\\')
+        {
+          g_string_append_c (out, '\\');
+          g_string_append_c (out, *c);
+        }
+      else if (*c < 0x20)
+        g_string_append_printf (out, "\\u%04x", *c);
+      else
+        g_string_append_c (out, *c);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* The shortest message QEMU accepts: QEMU's monitor consumes its input a
+ * byte per main-loop iteration, so every byte costs latency
+ * (docs/benchmarks.md). In-band commands carry no id: QEMU answers them in
+ * order. Out-of-band ones need one, as a number. */
 static GBytes *
 serialize_command (const char *command,
                    JsonObject *arguments,
                    gboolean    oob,
                    const char *id)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-  gsize len;
+  GString *s = g_string_sized_new (64);
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, oob ? "exec-oob" : "execute");
-  json_builder_add_string_value (builder, command);
+  g_string_append (s, oob ? "{\"exec-oob\":" : "{\"execute\":");
+  append_json_string (s, command);
   if (arguments != NULL)
     {
-      JsonNode *args = json_node_new (JSON_NODE_OBJECT);
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      g_autoptr(JsonNode) args = json_node_new (JSON_NODE_OBJECT);
+
       json_node_set_object (args, arguments);
-      json_builder_set_member_name (builder, "arguments");
-      json_builder_add_value (builder, args);
+      json_generator_set_root (gen, args);
+      g_string_append (s, ",\"arguments\":");
+      json_generator_to_gstring (gen, s);
     }
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, id);
-  json_builder_end_object (builder);
+  if (oob)
+    {
+      g_string_append (s, ",\"id\":");
+      g_string_append (s, id);
+    }
+  g_string_append (s, "}\n");
 
-  root = json_builder_get_root (builder);
-  json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, &len);
-
-  {
-    GString *s = g_string_new_len (text, len);
-    g_string_append (s, "\r\n");
-    return g_string_free_to_bytes (s);
-  }
+  return g_string_free_to_bytes (s);
 }
 
 static void

@@ -302,7 +302,7 @@ framer_parse_line (QQmpFramer      *framer,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonObject) message = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
 
   while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
     len--;
@@ -321,7 +321,8 @@ framer_parse_line (QQmpFramer      *framer,
       return FALSE;
     }
 
-  root = json_parser_get_root (framer->parser);
+  /* Taken from the parser, which keeps nothing: messages can be big. */
+  root = json_parser_steal_root (framer->parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
@@ -330,8 +331,6 @@ framer_parse_line (QQmpFramer      *framer,
     }
 
   message = json_object_ref (json_node_get_object (root));
-  /* Drop the parser's tree right away: messages can be big. */
-  json_parser_load_from_data (framer->parser, "{}", 2, NULL);
   *stop = !func (message, user_data);
 
   return TRUE;

@@ -184,16 +184,22 @@ test_command_name (JsonObject *command)
   return NULL;
 }
 
+/* The command's id: QQmpClient sends one (a number) with out-of-band
+ * commands only. Returns it as text ("7"), or NULL. */
 const char *
 test_command_id (JsonObject *command)
 {
+  static GPrivate key = G_PRIVATE_INIT (g_free);
   JsonNode *id = json_object_get_member (command, "id");
+  char *text;
 
-  g_assert_nonnull (id);
+  if (id == NULL)
+    return NULL;
   g_assert_true (JSON_NODE_HOLDS_VALUE (id));
-  g_assert_cmpint (json_node_get_value_type (id), ==, G_TYPE_STRING);
-
-  return json_node_get_string (id);
+  g_assert_cmpint (json_node_get_value_type (id), ==, G_TYPE_INT64);
+  text = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (id));
+  g_private_replace (&key, text);
+  return text;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,11 +469,11 @@ char *
 fake_peer_format_reply (JsonObject *command,
                         const char *return_json)
 {
-  g_autofree char *id = NULL;
+  const char *id = test_command_id (command);
 
-  test_command_id (command);
-  id = json_to_string (json_object_get_member (command, "id"), FALSE);
-
+  /* As QEMU does: the id comes back when the command had one. */
+  if (id == NULL)
+    return g_strdup_printf ("{\"return\": %s}\r\n", return_json);
   return g_strdup_printf ("{\"return\": %s, \"id\": %s}\r\n", return_json, id);
 }
 
@@ -487,13 +493,14 @@ fake_peer_reply_error (FakePeer   *peer,
                        const char *klass,
                        const char *desc)
 {
-  g_autofree char *id = NULL;
+  const char *id = test_command_id (command);
 
-  test_command_id (command);
-  id = json_to_string (json_object_get_member (command, "id"), FALSE);
-
-  fake_peer_writef (peer, "{\"error\": {\"class\": \"%s\", \"desc\": \"%s\"}, \"id\": %s}\r\n",
-                    klass, desc, id);
+  if (id == NULL)
+    fake_peer_writef (peer, "{\"error\": {\"class\": \"%s\", \"desc\": \"%s\"}}\r\n",
+                      klass, desc);
+  else
+    fake_peer_writef (peer, "{\"error\": {\"class\": \"%s\", \"desc\": \"%s\"}, \"id\": %s}\r\n",
+                      klass, desc, id);
 }
 
 JsonObject *

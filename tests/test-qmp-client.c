@@ -322,7 +322,8 @@ test_negotiate (Fixture       *f,
   g_assert_nonnull (caps);
   g_assert_cmpstr (test_command_name (caps), ==, "qmp_capabilities");
   g_assert_true (json_object_has_member (caps, "execute"));
-  g_assert_cmpstr (test_command_id (caps), !=, "");
+  /* In-band commands carry no id: QEMU answers them in order. */
+  g_assert_null (test_command_id (caps));
   args = json_object_get_member (caps, "arguments");
   if (args != NULL)
     {
@@ -350,13 +351,13 @@ test_negotiate (Fixture       *f,
                      json_object_get_object_member (greeting, "version"), "package"),
                    ==, "fake-peer");
 
-  /* Commands work now, with ids of their own. */
+  /* Commands work now. */
   g_clear_object (&result);
   start_execute (f, "query-status", NULL, NULL, &result);
   cmd = fake_peer_read_command (f->peer);
   g_assert_cmpstr (test_command_name (cmd), ==, "query-status");
   g_assert_false (json_object_has_member (cmd, "arguments"));
-  g_assert_cmpstr (test_command_id (cmd), !=, test_command_id (caps));
+  g_assert_null (test_command_id (cmd));
   fake_peer_reply (f->peer, cmd, "{\"status\": \"running\", \"running\": true}");
   ret = finish_execute (f, &result, &error);
   g_assert_no_error (error);
@@ -382,7 +383,7 @@ test_negotiate_oob (Fixture       *f,
   fake_peer_send_greeting (f->peer, "[\"oob\"]");
   caps = fake_peer_read_command (f->peer);
   g_assert_cmpstr (test_command_name (caps), ==, "qmp_capabilities");
-  test_command_id (caps);
+  g_assert_null (test_command_id (caps));
   args = json_object_get_object_member (caps, "arguments");
   g_assert_nonnull (args);
   enable = json_object_get_array_member (args, "enable");
@@ -402,7 +403,8 @@ test_negotiate_oob (Fixture       *f,
   cmd = fake_peer_read_command (f->peer);
   g_assert_cmpstr (json_object_get_string_member (cmd, "exec-oob"), ==, "x-oob-test");
   g_assert_false (json_object_has_member (cmd, "execute"));
-  test_command_id (cmd);
+  /* Out-of-band replies can overtake: this one needs an id. */
+  g_assert_nonnull (test_command_id (cmd));
   fake_peer_reply (f->peer, cmd, "{}");
   ret = finish_execute (f, &result, &error);
   g_assert_no_error (error);
@@ -669,12 +671,12 @@ test_coalesced_messages (Fixture       *f,
       g_assert_nonnull (cmds[i]);
     }
 
-  /* Replies out of order and events between them, in one write. */
+  /* Replies and events between them, in one write. */
   g_string_append (all, "{\"event\": \"A\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}\r\n");
-  append_take (all, fake_peer_format_reply (cmds[2], "{\"marker\": \"m2\"}"));
-  g_string_append (all, "{\"event\": \"B\", \"timestamp\": {\"seconds\": 2, \"microseconds\": 0}}\n");
   append_take (all, fake_peer_format_reply (cmds[0], "{\"marker\": \"m0\"}"));
+  g_string_append (all, "{\"event\": \"B\", \"timestamp\": {\"seconds\": 2, \"microseconds\": 0}}\n");
   append_take (all, fake_peer_format_reply (cmds[1], "{\"marker\": \"m1\"}"));
+  append_take (all, fake_peer_format_reply (cmds[2], "{\"marker\": \"m2\"}"));
   fake_peer_write (f->peer, all->str, all->len);
 
   for (guint i = 0; i < 3; i++)
@@ -1139,8 +1141,25 @@ test_eof_mid_line (Fixture       *f,
   g_assert_cmpuint (f->events->len, ==, 0);
 }
 
-/* A reply with the command's id but neither `return` nor `error` fails
- * that command at once; the connection stays up. */
+static void
+fixture_negotiate_oob (Fixture *f)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) caps = NULL;
+  g_autoptr(GError) error = NULL;
+
+  q_qmp_client_negotiate_async (f->client, Q_QMP_NEGOTIATE_FLAGS_OOB, NULL,
+                                test_store_result_cb, &result);
+  caps = fake_peer_negotiate (f->peer, "[\"oob\"]");
+  TEST_WAIT (f->context, result != NULL);
+  g_assert_true (q_qmp_client_negotiate_finish (f->client, result, &error));
+  g_assert_no_error (error);
+}
+
+/* A reply with an out-of-band command's id but neither `return` nor
+ * `error` fails that command at once; the connection stays up. An
+ * in-band message of no known kind (it has no id to say whose it is) is
+ * dropped, and the command still gets its real reply. */
 static void
 test_bare_reply (Fixture       *f,
                  gconstpointer  data)
@@ -1153,10 +1172,12 @@ test_bare_reply (Fixture       *f,
   g_autoptr(JsonNode) ret = NULL;
   g_autoptr(JsonNode) ret2 = NULL;
 
-  fixture_negotiate (f);
-  start_execute (f, "query-status", NULL, NULL, &result);
+  fixture_negotiate_oob (f);
+  q_qmp_client_execute_async (f->client, "x-oob-test", NULL, Q_QMP_EXECUTE_FLAGS_OOB,
+                              NULL, NULL, test_store_result_cb, &result);
   cmd = fake_peer_read_command (f->peer);
-  fake_peer_writef (f->peer, "{\"id\": \"%s\"}\r\n", json_object_get_string_member (cmd, "id"));
+  g_assert_nonnull (test_command_id (cmd));
+  fake_peer_writef (f->peer, "{\"id\": %s}\r\n", test_command_id (cmd));
 
   ret = finish_execute (f, &result, &error);
   g_assert_null (ret);
@@ -1165,9 +1186,14 @@ test_bare_reply (Fixture       *f,
 
   start_execute (f, "query-status", NULL, NULL, &next);
   cmd2 = fake_peer_read_command (f->peer);
+  fake_peer_write (f->peer, "{}\r\n{\"status\": \"bare\"}\r\n", -1);
+  fixture_settle (f);
+  g_assert_null (next);
   fake_peer_reply (f->peer, cmd2, "{\"status\": \"running\"}");
   ret2 = finish_execute (f, &next, NULL);
   g_assert_nonnull (ret2);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (ret2), "status"), ==,
+                   "running");
 }
 
 static void
@@ -1239,7 +1265,6 @@ test_reply_after_cancel (Fixture       *f,
 
   start_execute (f, "echo", "{\"marker\": \"b\"}", NULL, &result_b);
   cmd_b = fake_peer_read_command (f->peer);
-  g_assert_cmpstr (test_command_id (cmd_a), !=, test_command_id (cmd_b));
 
   /* The late reply to A comes first; B must get its own. */
   late = format_echo_reply (cmd_a);
@@ -1277,11 +1302,11 @@ test_unknown_id (Fixture       *f,
   start_execute (f, "echo", "{\"marker\": \"real\"}", NULL, &result);
   cmd = fake_peer_read_command (f->peer);
 
-  /* An id never used, a non-string id, and the id of a command already
-   * answered: all dropped. */
+  /* In-band commands carry no id, so replies with one (a string, a
+   * number never used, an object) are not theirs: all dropped. */
   fake_peer_write (f->peer, "{\"return\": {\"marker\": \"bogus\"}, \"id\": \"no-such-id\"}\r\n", -1);
   fake_peer_write (f->peer, "{\"return\": {\"marker\": \"numeric\"}, \"id\": 12}\r\n", -1);
-  fake_peer_reply (f->peer, caps, "{\"marker\": \"stale\"}");
+  fake_peer_write (f->peer, "{\"return\": {\"marker\": \"object\"}, \"id\": {}}\r\n", -1);
   fixture_settle (f);
   g_assert_null (result);
   g_assert_false (q_qmp_client_is_closed (f->client));
@@ -1353,7 +1378,6 @@ test_pipelined (Fixture       *f,
 {
   PipelinedCall *calls = g_new0 (PipelinedCall, N_PIPELINED);
   g_autoptr(GPtrArray) cmds = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
-  g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GString) batch = g_string_new (NULL);
 
   fixture_negotiate (f);
@@ -1370,19 +1394,11 @@ test_pipelined (Fixture       *f,
       JsonObject *cmd = fake_peer_read_command (f->peer);
 
       g_assert_nonnull (cmd);
-      g_assert_true (g_hash_table_add (ids, (gpointer)test_command_id (cmd)));
+      g_assert_null (test_command_id (cmd));
       g_ptr_array_add (cmds, cmd);
     }
 
-  /* Shuffle, then answer in that order, a few replies per write. */
-  for (guint i = N_PIPELINED - 1; i > 0; i--)
-    {
-      guint j = g_test_rand_int_range (0, i + 1);
-      gpointer tmp = cmds->pdata[i];
-
-      cmds->pdata[i] = cmds->pdata[j];
-      cmds->pdata[j] = tmp;
-    }
+  /* Answer in order, as QEMU does, a few replies per write. */
   for (guint i = 0; i < N_PIPELINED; i++)
     {
       g_autofree char *reply = format_echo_reply (g_ptr_array_index (cmds, i));
@@ -1482,7 +1498,7 @@ test_execute_raw (Fixture       *f,
   response = q_qmp_client_execute_raw_finish (f->client, result, &error);
   g_assert_no_error (error);
   g_assert_nonnull (response);
-  g_assert_cmpstr (json_object_get_string_member (response, "id"), ==, test_command_id (cmd));
+  g_assert_false (json_object_has_member (response, "id"));
   g_assert_false (json_object_has_member (response, "return"));
   error_obj = json_object_get_object_member (response, "error");
   g_assert_nonnull (error_obj);
@@ -1498,7 +1514,7 @@ test_execute_raw (Fixture       *f,
   TEST_WAIT (f->context, result != NULL);
   response2 = q_qmp_client_execute_raw_finish (f->client, result, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (json_object_get_string_member (response2, "id"), ==, test_command_id (cmd2));
+  g_assert_false (json_object_has_member (response2, "id"));
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (response2, "return")),
                     ==, 3);
 }
