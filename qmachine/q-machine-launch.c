@@ -410,15 +410,55 @@ maybe_delay_after_spawn (void)
     g_usleep (200 * 1000);
 }
 
+/* A spawn handed to the spawner thread and back. It holds the machine
+ * for the few milliseconds of fork and exec, as the synchronous spawn it
+ * replaces did. */
+typedef struct
+{
+  Run                 *run;
+  QMachine            *self;
+  GSubprocessLauncher *launcher;
+  char               **argv;
+  GSubprocess         *subprocess;
+  GError              *error;
+} SpawnJob;
+
+static void
+spawn_job_free (SpawnJob *job)
+{
+  run_unref (job->run);
+  g_object_unref (job->self);
+  g_clear_object (&job->launcher);
+  g_strfreev (job->argv);
+  g_clear_object (&job->subprocess);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+static gboolean launch_spawned (gpointer data);
+
+/* Spawner thread: fork and exec, nothing else. */
+static gboolean
+launch_spawn_now (gpointer data)
+{
+  SpawnJob *job = data;
+
+  job->subprocess = g_subprocess_launcher_spawnv (job->launcher, (const char * const *)job->argv,
+                                                  &job->error);
+  g_clear_object (&job->launcher);
+  maybe_delay_after_spawn ();
+  q_worker_schedule (launch_spawned, job, (GDestroyNotify)spawn_job_free);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 launch_spawn (gpointer data)
 {
   Run *run = data;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(QMachine) self = q_box_dup (run->box);
   GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
-  const char *identifier;
+  SpawnJob *job;
 
   if (self == NULL || g_cancellable_is_cancelled (cancellable) || run->launch_error != NULL)
     {
@@ -444,19 +484,40 @@ launch_spawn (gpointer data)
       g_subprocess_launcher_take_fd (launcher, g_steal_fd (&x->fd), x->target);
     }
 
+  /* From here until launch_spawned, the run is RUN_STARTED without a
+   * subprocess: a kill or a failure in between is acted on there. */
   run->state = RUN_STARTED;
-  run->subprocess = g_subprocess_launcher_spawnv (launcher, (const char * const *)run->argv, &error);
+  job = g_new0 (SpawnJob, 1);
+  job->run = run_ref (run);
+  job->self = g_steal_pointer (&self);
+  job->launcher = g_steal_pointer (&launcher);
+  job->argv = g_strdupv (run->argv);
+  q_spawner_schedule (launch_spawn_now, job, NULL);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Worker, with the spawn's outcome. */
+static gboolean
+launch_spawned (gpointer data)
+{
+  SpawnJob *job = data;
+  Run *run = job->run;
+  QMachine *self = job->self;
+  GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
+  const char *identifier;
+
+  run->subprocess = g_steal_pointer (&job->subprocess);
   if (run->subprocess == NULL)
     {
       run->state = RUN_EXITED;
       run->exit_code = 127;
-      run->launch_error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
-                                       "%s", error ? error->message : "could not start QEMU");
+      if (run->launch_error == NULL)
+        run->launch_error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED, "%s",
+                                         job->error ? job->error->message : "could not start QEMU");
       run_finish (run);
       return G_SOURCE_REMOVE;
     }
-
-  maybe_delay_after_spawn ();
 
   /* GSubprocess forgets the pid once its child watch (on GLib's own
    * worker) has reaped the process: a QEMU that exited at once has none
@@ -473,6 +534,17 @@ launch_spawn (gpointer data)
     }
 
   g_subprocess_wait_async (run->subprocess, NULL, run_child_exited_cb, run_ref (run));
+
+  /* Killed, failed or cancelled while it was being spawned. */
+  if (run->launch_error != NULL || (run->sent & RUN_KILLED_BY_USER) ||
+      g_cancellable_is_cancelled (cancellable))
+    {
+      if (run->launch_error == NULL)
+        run->launch_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The launch was cancelled");
+      run_kill_process (run, FALSE);
+      run_finish_maybe (run);
+      return G_SOURCE_REMOVE;
+    }
 
   if (!run->qmp_enabled)
     {

@@ -16,6 +16,10 @@ gboolean      q_worker_is_current      (void);
 void          q_worker_schedule        (GSourceFunc     func,
                                         gpointer        data,
                                         GDestroyNotify  notify);
+/* Runs @func on the spawner thread (fork and exec only; never exits). */
+void          q_spawner_schedule       (GSourceFunc     func,
+                                        gpointer        data,
+                                        GDestroyNotify  notify);
 void          q_schedule_in_context    (GMainContext   *context,
                                         GSourceFunc     func,
                                         gpointer        data,

@@ -76,6 +76,35 @@ q_worker_schedule (GSourceFunc    func,
   q_schedule_in_context (q_worker_get_context (), func, data, notify);
 }
 
+/* The spawner: a second thread that never exits, for fork and exec only.
+ * GLib waits for the child's exec when a child_setup is set (ours sets
+ * the parent-death signal), so spawning on the I/O worker would stall the
+ * I/O of every running machine for each launch. PR_SET_PDEATHSIG follows
+ * the thread that forked: this one lives as long as the process. */
+static GMainContext *
+q_spawner_get_context (void)
+{
+  static gsize initialized;
+  static GMainContext *spawner_context;
+
+  if (g_once_init_enter (&initialized))
+    {
+      spawner_context = g_main_context_new ();
+      g_thread_unref (g_thread_new ("qmachine-spawn", q_worker_main, spawner_context));
+      g_once_init_leave (&initialized, 1);
+    }
+
+  return spawner_context;
+}
+
+void
+q_spawner_schedule (GSourceFunc    func,
+                    gpointer       data,
+                    GDestroyNotify notify)
+{
+  q_schedule_in_context (q_spawner_get_context (), func, data, notify);
+}
+
 GSource *
 q_worker_timeout_source (int            timeout_msec,
                          GSourceFunc    func,

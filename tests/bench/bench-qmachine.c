@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "qmachine.h"
+#include "plain-client.h"
 
 static const char *qemu_binary;
 
@@ -156,139 +157,6 @@ event_age_us (const char *seconds_at)
       sscanf (seconds_at, "\"seconds\": %lld, \"microseconds\": %lld", &sec, &usec) != 2)
     return -1;
   return (double)(g_get_real_time () - (sec * G_USEC_PER_SEC + usec));
-}
-
-/* ------------------------------------------------------------------------ */
-/* The plain C client                                                       */
-
-typedef struct
-{
-  pid_t  pid;
-  int    fd;
-  char   buf[65536];
-  size_t len;      /* bytes in buf */
-  size_t start;    /* first unconsumed byte */
-  int    stage;    /* for the many-machines poll loop */
-} Plain;
-
-/* Starts QEMU with the monitor on a socketpair at fd 3, as qmachine does. */
-static void
-plain_spawn (Plain *p)
-{
-  char *argv[] = {
-    (char *)qemu_binary, "-display", "none", "-vga", "none",
-    "-chardev", "socket,id=mon,fd=3", "-mon", "chardev=mon,mode=control",
-    "-machine", "none", "-nodefaults", NULL,
-  };
-  posix_spawn_file_actions_t fa;
-  int sv[2];
-  int child;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-    die ("socketpair", NULL);
-  child = sv[1];
-  if (child == 3)
-    {
-      child = fcntl (sv[1], F_DUPFD_CLOEXEC, 4);
-      close (sv[1]);
-    }
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2 (&fa, 1, 2);
-  posix_spawn_file_actions_adddup2 (&fa, child, 3);
-  if (posix_spawnp (&p->pid, qemu_binary, &fa, NULL, argv, environ) != 0)
-    die ("posix_spawnp", NULL);
-  posix_spawn_file_actions_destroy (&fa);
-  close (child);
-  p->fd = sv[0];
-  p->len = p->start = 0;
-  p->stage = 0;
-}
-
-/* The next complete line, blocking; NULL at end of file. */
-static char *
-plain_line (Plain *p)
-{
-  for (;;)
-    {
-      char *nl = memchr (p->buf + p->start, '\n', p->len - p->start);
-      ssize_t n;
-
-      if (nl != NULL)
-        {
-          char *line = p->buf + p->start;
-          *nl = '\0';
-          p->start = nl + 1 - p->buf;
-          return line;
-        }
-      if (p->start > 0)
-        {
-          memmove (p->buf, p->buf + p->start, p->len - p->start);
-          p->len -= p->start;
-          p->start = 0;
-        }
-      n = read (p->fd, p->buf + p->len, sizeof p->buf - p->len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return NULL;
-      p->len += n;
-    }
-}
-
-static void
-plain_send (Plain      *p,
-            const char *msg)
-{
-  size_t len = strlen (msg);
-
-  if (write (p->fd, msg, len) != (ssize_t)len)
-    die ("write", NULL);
-}
-
-/* Reads until a reply; events met on the way go to @on_event. */
-static void
-plain_until_return (Plain *p,
-                    void (*on_event) (const char *line, gpointer data),
-                    gpointer data)
-{
-  char *line;
-
-  while ((line = plain_line (p)) != NULL)
-    {
-      if (strstr (line, "\"return\"") || strstr (line, "\"error\""))
-        return;
-      if (on_event && strstr (line, "\"event\""))
-        on_event (line, data);
-    }
-  die ("QEMU closed the monitor", NULL);
-}
-
-static void
-plain_launch (Plain *p)
-{
-  char *line;
-
-  plain_spawn (p);
-  if ((line = plain_line (p)) == NULL || strstr (line, "\"QMP\"") == NULL)
-    die ("no QMP greeting", NULL);
-  plain_send (p, "{\"execute\":\"qmp_capabilities\"}\n");
-  plain_until_return (p, NULL, NULL);
-}
-
-static void
-plain_shutdown (Plain *p)
-{
-  int status;
-
-  plain_send (p, "{\"execute\":\"quit\"}\n");
-  while (plain_line (p) != NULL)
-    ;
-  close (p->fd);
-  p->fd = -1;
-  while (waitpid (p->pid, &status, 0) < 0 && errno == EINTR)
-    ;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -712,43 +580,28 @@ many_q (void)
  * run again with --rss-child), one machine launched and one command
  * done. */
 static int
-rss_child (const char *side)
+rss_child (void)
 {
   GError *error = NULL;
+  g_autoptr(QMachine) m = q_new_none ();
+  g_autoptr(JsonNode) r = NULL;
 
-  if (g_str_equal (side, "c"))
-    {
-      Plain *p = g_new0 (Plain, 1);
-
-      plain_launch (p);
-      plain_send (p, "{\"execute\":\"query-status\"}\n");
-      plain_until_return (p, NULL, NULL);
-      printf ("%ld\n", rss_kib ());
-      plain_shutdown (p);
-      g_free (p);
-    }
-  else
-    {
-      g_autoptr(QMachine) m = q_new_none ();
-      g_autoptr(JsonNode) r = NULL;
-
-      if (!q_machine_launch (m, NULL, &error))
-        die ("launch", error);
-      if (!(r = q_machine_cmd (m, "query-status", NULL, NULL, &error)))
-        die ("query-status", error);
-      printf ("%ld\n", rss_kib ());
-      if (!q_machine_shutdown (m, 0, 10000, NULL, &error))
-        die ("shutdown", error);
-    }
+  if (!q_machine_launch (m, NULL, &error))
+    die ("launch", error);
+  if (!(r = q_machine_cmd (m, "query-status", NULL, NULL, &error)))
+    die ("query-status", error);
+  printf ("%ld\n", rss_kib ());
+  if (!q_machine_shutdown (m, 0, 10000, NULL, &error))
+    die ("shutdown", error);
   return 0;
 }
 
+/* @program is this program (run again with --rss-child) or plain-rss. */
 static void
-rss_measure (const char *self,
-             Samples    *out,
-             const char *side)
+rss_measure (const char *program,
+             Samples    *out)
 {
-  const char *argv[] = { self, "--rss-child", side, NULL };
+  const char *argv[] = { program, "--rss-child", NULL };
   g_autofree char *out_text = NULL;
   GError *error = NULL;
   int status;
@@ -871,13 +724,14 @@ main (int argc, char *argv[])
   int rounds = 10;
   gboolean json = FALSE;
   g_autofree char *only = NULL;
-  g_autofree char *rss_side = NULL;
+  gboolean rss_side = FALSE;
   g_autofree char *self = NULL;
+  g_autofree char *plain_rss = NULL;
   GOptionEntry entries[] = {
     { "rounds", 'n', 0, G_OPTION_ARG_INT, &rounds, "Rounds per workload (default 10)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only workloads whose name starts with NAME", "NAME" },
-    { "rss-child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &rss_side, NULL, NULL },
+    { "rss-child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &rss_side, NULL, NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- qmachine against a plain C client");
@@ -891,12 +745,17 @@ main (int argc, char *argv[])
                                                   : "qemu-system-x86_64";
   signal (SIGPIPE, SIG_IGN);
 
-  if (rss_side != NULL)
-    return rss_child (rss_side);
+  plain_qemu = qemu_binary;
+  if (rss_side)
+    return rss_child ();
 
   self = g_file_read_link ("/proc/self/exe", &error);
   if (self == NULL)
     die ("/proc/self/exe", error);
+  {
+    g_autofree char *dir = g_path_get_dirname (self);
+    plain_rss = g_build_filename (dir, "plain-rss", NULL);
+  }
 
   /* Warm both sides up: the worker thread, the libraries, QEMU's pages. */
   ls_plain ();
@@ -982,8 +841,8 @@ main (int argc, char *argv[])
   if (wanted (only, "rss"))
     for (int i = 0; i < 3; i++)
       {
-        rss_measure (self, &row ("rss-one-machine")->c, "c");
-        rss_measure (self, &row ("rss-one-machine")->q, "qmachine");
+        rss_measure (plain_rss, &row ("rss-one-machine")->c);
+        rss_measure (self, &row ("rss-one-machine")->q);
       }
 
   if (json)

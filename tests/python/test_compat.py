@@ -726,3 +726,22 @@ def test_logs_under_qemu_machine(new_vm, caplog):
     names = {record.name for record in caplog.records}
     assert 'qemu.machine.machine' in names, names
     assert any('launch command' in record.getMessage() for record in caplog.records)
+
+
+def test_logs_qmp_traffic_under_qemu_qmp(new_vm, caplog):
+    # QEMU's functional tests configure `qemu.qmp` too: the traffic shows
+    # there, secrets redacted, events included.
+    vm = new_vm()
+    with caplog.at_level('DEBUG', logger='qemu.qmp'):
+        vm.launch()
+        vm.cmd('object-add', qom_type='secret', id='sec0', data='hunter2')
+        vm.cmd('stop')
+        assert vm.event_wait('STOP', timeout=10) is not None
+        vm.shutdown()
+    records = [r for r in caplog.records if r.name.startswith('qemu.qmp')]
+    text = '\n'.join(r.getMessage() for r in records)
+    assert "--> {'execute': 'stop'}" in text, text
+    assert "<-- {'return': {}}" in text, text
+    assert "'event': 'STOP'" in text, text
+    assert 'hunter2' not in text, text
+    assert '<redacted>' in text, text

@@ -82,6 +82,28 @@ __all__ = [
 # The logger QEMUMachine itself uses (a child of ``qemu.machine``), so a
 # test framework that configures ``qemu.machine`` sees these messages.
 LOG = logging.getLogger('qemu.machine.machine')
+# The QMP traffic, under the logger of QEMU's own QMP library, at DEBUG:
+# commands sent ("-->"), replies and events received ("<--"), with the
+# values of secret-looking members replaced.
+QMP_LOG = logging.getLogger('qemu.qmp.qmp_client')
+
+
+def _redacted(value: Any, secret_object: bool = False) -> Any:
+    """A copy of *value* for the log, without passwords, keys and secrets."""
+    if isinstance(value, dict):
+        secret_object = secret_object or 'secret' in str(value.get('qom-type', ''))
+        out = {}
+        for key, item in value.items():
+            lower = str(key).lower()
+            if ('password' in lower or 'secret' in lower or 'key' in lower
+                    or (secret_object and key == 'data')):
+                out[key] = '<redacted>'
+            else:
+                out[key] = _redacted(item, secret_object)
+        return out
+    if isinstance(value, list):
+        return [_redacted(item, secret_object) for item in value]
+    return value
 
 QMPMessage = Dict[str, Any]
 
@@ -703,6 +725,11 @@ class QEMUMachine:
         while self._context.pending():
             self._context.iteration(False)
 
+    @staticmethod
+    def _log_event(_vm: QMachine.Machine, _name: str, event: Any) -> None:
+        if QMP_LOG.isEnabledFor(logging.DEBUG):
+            QMP_LOG.debug('<-- %s', _redacted(QMachine.to_python(event)))
+
     def _new_machine(self) -> QMachine.Machine:
         """A library machine configured as this object is, for one launch."""
         self._context.push_thread_default()
@@ -712,6 +739,7 @@ class QEMUMachine:
             self._context.pop_thread_default()
 
         vm.set_name(self._name)
+        vm.connect('event', self._log_event)
         if self._wrapper:
             vm.set_wrapper([os.fspath(arg) for arg in self._wrapper])
         vm.set_base_temp_dir(self.temp_dir)
@@ -759,6 +787,11 @@ class QEMUMachine:
     def _execute(self, cmd: str, args: Dict[str, Any]) -> QMPMessage:
         vm = self._qmp_machine()
         fds, self._pending_fds = self._pending_fds, None
+        if QMP_LOG.isEnabledFor(logging.DEBUG):
+            sent: Dict[str, Any] = {'execute': cmd}
+            if args:
+                sent['arguments'] = args
+            QMP_LOG.debug('--> %s', _redacted(sent))
         try:
             if fds is None:
                 response = vm.qmp(cmd, args or None)
@@ -778,6 +811,8 @@ class QEMUMachine:
         # The reference's legacy QMP layer returns responses without the
         # id it routes by.
         response.pop('id', None)
+        if QMP_LOG.isEnabledFor(logging.DEBUG):
+            QMP_LOG.debug('<-- %s', _redacted(response))
         return response
 
     def _wait_any_event(self, vm: QMachine.Machine, wait: Any) -> QMPMessage:
