@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Run by bench-qmachine: launches one QEMU, does one command, prints its
- * own VmRSS in KiB, shuts QEMU down. It links no GLib: the baseline is a
+ * own VmRSS and RssAnon in KiB, shuts QEMU down. It links no GLib: the baseline is a
  * controller that carries nothing but the protocol.
  */
 
@@ -21,7 +21,7 @@ int
 main (void)
 {
   char status[4096];
-  const char *rss;
+  const char *rss, *anon;
   FILE *f;
   size_t n;
 
@@ -38,7 +38,9 @@ main (void)
   fclose (f);
   status[n] = '\0';
   rss = strstr (status, "VmRSS:");
-  printf ("%ld\n", rss ? strtol (rss + 6, NULL, 10) : -1L);
+  anon = strstr (status, "RssAnon:");
+  printf ("%ld %ld\n", rss ? strtol (rss + 6, NULL, 10) : -1L,
+          anon ? strtol (anon + 8, NULL, 10) : -1L);
 
   plain_shutdown (&client);
   return 0;
