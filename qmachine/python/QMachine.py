@@ -47,6 +47,10 @@ import signal
 import socket
 import threading
 
+# The C module's functions: the same handlers, without the enum
+# conversions `signal.signal` adds (tens of µs a blocking call).
+import _signal
+
 import gi
 try:
     gi.require_version('Json', '1.0')
@@ -143,6 +147,9 @@ def _to_match_array(matches):
     return array
 
 
+_blocking = threading.local()
+
+
 def _interruptible(start, finish, args, cancellable, on_interrupt=None):
     """Runs an ``_async``/``_finish`` pair to the end as a blocking call that
     Ctrl-C interrupts.
@@ -156,15 +163,21 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
     call, runs *on_interrupt* (it kills the machine, which ends the call
     and removes its files), waits for the call's end and raises
     KeyboardInterrupt."""
-    context = GLib.MainContext.new()
+    # One private context per thread, reused while not already in use (a
+    # blocking call made from a callback of another gets a fresh one).
+    context = getattr(_blocking, 'context', None)
+    if context is None:
+        context = GLib.MainContext.new()
+    else:
+        _blocking.context = None
     own = Gio.Cancellable()
     done = []
     interrupted = []
     previous = None
     if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-        previous = signal.signal(signal.SIGINT,
-                                 lambda *_: interrupted.append(True))
+            and _signal.getsignal(_signal.SIGINT) is signal.default_int_handler):
+        previous = _signal.signal(_signal.SIGINT,
+                                  lambda *_: interrupted.append(True))
     context.push_thread_default()
     linked = cancellable.connect(lambda *_: own.cancel()) if cancellable else 0
     tick = GLib.timeout_source_new(100)
@@ -190,8 +203,9 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
         if linked:
             cancellable.disconnect(linked)
         context.pop_thread_default()
+        _blocking.context = context
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            _signal.signal(_signal.SIGINT, previous)
 
 
 def _msec(timeout):
