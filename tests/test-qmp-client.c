@@ -207,18 +207,25 @@ fixture_settle (Fixture *f)
 }
 
 static void
-fixture_negotiate (Fixture *f)
+fixture_negotiate_flags (Fixture            *f,
+                         QQmpNegotiateFlags  flags)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(JsonObject) caps = NULL;
   g_autoptr(GError) error = NULL;
 
-  q_qmp_client_negotiate_async (f->client, Q_QMP_NEGOTIATE_FLAGS_NONE, NULL,
-                                test_store_result_cb, &result);
-  caps = fake_peer_negotiate (f->peer, "[]");
+  q_qmp_client_negotiate_async (f->client, flags, NULL, test_store_result_cb, &result);
+  caps = fake_peer_negotiate (f->peer,
+                              (flags & Q_QMP_NEGOTIATE_FLAGS_OOB) ? "[\"oob\"]" : "[]");
   TEST_WAIT (f->context, result != NULL);
   g_assert_true (q_qmp_client_negotiate_finish (f->client, result, &error));
   g_assert_no_error (error);
+}
+
+static void
+fixture_negotiate (Fixture *f)
+{
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_NONE);
 }
 
 static void
@@ -1141,21 +1148,6 @@ test_eof_mid_line (Fixture       *f,
   g_assert_cmpuint (f->events->len, ==, 0);
 }
 
-static void
-fixture_negotiate_oob (Fixture *f)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(JsonObject) caps = NULL;
-  g_autoptr(GError) error = NULL;
-
-  q_qmp_client_negotiate_async (f->client, Q_QMP_NEGOTIATE_FLAGS_OOB, NULL,
-                                test_store_result_cb, &result);
-  caps = fake_peer_negotiate (f->peer, "[\"oob\"]");
-  TEST_WAIT (f->context, result != NULL);
-  g_assert_true (q_qmp_client_negotiate_finish (f->client, result, &error));
-  g_assert_no_error (error);
-}
-
 /* A reply with an out-of-band command's id but neither `return` nor
  * `error` fails that command at once; the connection stays up. An
  * in-band message of no known kind (it has no id to say whose it is) is
@@ -1172,7 +1164,7 @@ test_bare_reply (Fixture       *f,
   g_autoptr(JsonNode) ret = NULL;
   g_autoptr(JsonNode) ret2 = NULL;
 
-  fixture_negotiate_oob (f);
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_OOB);
   q_qmp_client_execute_async (f->client, "x-oob-test", NULL, Q_QMP_EXECUTE_FLAGS_OOB,
                               NULL, NULL, test_store_result_cb, &result);
   cmd = fake_peer_read_command (f->peer);
@@ -1860,21 +1852,6 @@ test_close_with_held_command (Fixture       *f,
 /* ------------------------------------------------------------------------ */
 /* OOB flow control                                                         */
 
-static void
-negotiate_oob (Fixture *f)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(JsonObject) caps = NULL;
-  g_autoptr(GError) error = NULL;
-
-  q_qmp_client_negotiate_async (f->client, Q_QMP_NEGOTIATE_FLAGS_OOB, NULL,
-                                test_store_result_cb, &result);
-  caps = fake_peer_negotiate (f->peer, "[\"oob\"]");
-  TEST_WAIT (f->context, result != NULL);
-  g_assert_true (q_qmp_client_negotiate_finish (f->client, result, &error));
-  g_assert_no_error (error);
-}
-
 #define N_INBAND 10
 #define MAX_INBAND 7
 
@@ -1885,7 +1862,7 @@ test_oob_inband_limit (Fixture       *f,
   GAsyncResult *results[N_INBAND] = { NULL, };
   JsonObject *cmds[N_INBAND] = { NULL, };
 
-  negotiate_oob (f);
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_OOB);
 
   for (guint i = 0; i < N_INBAND; i++)
     {
@@ -1930,7 +1907,7 @@ test_oob_not_held_behind_inband (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) oob_ret = NULL;
 
-  negotiate_oob (f);
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_OOB);
 
   /* 8 in flight, a 9th held back by the limit... */
   for (guint i = 0; i <= MAX_INBAND; i++)
