@@ -72,12 +72,9 @@ machine_command_cb (GObject      *object,
       g_mutex_unlock (&self->mutex);
     }
 
+  /* Machine commands are in-band: their replies carry no id. */
   if (raw)
-    {
-      /* The id is the client's routing detail, not part of the answer. */
-      json_object_remove_member (ret, "id");
-      g_task_return_pointer (task, ret, (GDestroyNotify)json_object_unref);
-    }
+    g_task_return_pointer (task, ret, (GDestroyNotify)json_object_unref);
   else
     g_task_return_pointer (task, ret, (GDestroyNotify)json_node_unref);
 }

@@ -19,7 +19,8 @@
  * `QQmpClient` speaks QMP to a QEMU monitor (or anything that talks like
  * one) over a connected stream: a socketpair end, a unix socket or a TCP
  * connection. It reads the greeting, negotiates capabilities, runs
- * commands (many at once, replies routed by id), passes file descriptors
+ * commands (many at once: QEMU answers in-band commands in order, and
+ * out-of-band ones by id), passes file descriptors
  * with `SCM_RIGHTS` and delivers events as the detailed
  * [signal@QMachine.QmpClient::event] signal.
  *
@@ -752,8 +753,10 @@ execute_common (QQmpClient          *self,
  * @callback: (scope async): called with the reply
  * @user_data: closure data for @callback
  *
- * Sends a QMP command with an id of the client's own and waits for the
- * reply with that id. Many commands can be in flight at once. Cancelling
+ * Sends a QMP command and waits for its reply. Many commands can be in
+ * flight at once: in-band commands go without an id (QEMU answers them in
+ * order, and every byte sent costs QEMU time), out-of-band ones with an id
+ * of the client's own, because their replies can overtake. Cancelling
  * completes the call at once with `G_IO_ERROR_CANCELLED`; if the command
  * was already sent, its late reply is read and dropped so the stream stays
  * in step.
@@ -893,7 +896,7 @@ q_qmp_client_execute_raw_async (QQmpClient          *self,
  * Completes [method@QMachine.QmpClient.execute_raw_async].
  *
  * Returns: (transfer full): the whole response, with `return` or `error`
- *   and `id`
+ *   (and, for an out-of-band command, the client's `id`)
  *
  * Since: 1.0
  */

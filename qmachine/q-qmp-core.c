@@ -373,18 +373,21 @@ core_finish_sent (Core       *core,
   core_write_next (core);
 }
 
-/* The Pending an out-of-band reply's id names: ids are numbers on the
- * wire, strings in the table. */
+/* The written out-of-band command a reply's id names, or NULL: only
+ * out-of-band commands carry ids (numbers on the wire, strings in the
+ * table). */
 static Pending *
-core_lookup_id (Core     *core,
-                JsonNode *id_node)
+core_lookup_sent_oob (Core     *core,
+                      JsonNode *id_node)
 {
   char key[24];
+  Pending *p;
 
   if (!JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_INT64)
     return NULL;
   g_snprintf (key, sizeof key, "%" G_GINT64_FORMAT, json_node_get_int (id_node));
-  return g_hash_table_lookup (core->pending, key);
+  p = g_hash_table_lookup (core->pending, key);
+  return p != NULL && p->sent && p->oob ? p : NULL;
 }
 
 /* The oldest in-band command written and not yet answered: in-band replies
@@ -409,28 +412,17 @@ core_handle_return (Core       *core,
   Pending *p;
 
   if (id_node != NULL)
+    p = core_lookup_sent_oob (core, id_node);
+  else if ((p = core_oldest_inband (core)) == NULL && json_object_has_member (message, "error"))
+    /* An id-less error with only out-of-band commands out: QEMU could not
+     * parse one of them, and cannot tell which. Fail the oldest rather
+     * than leave it hanging. */
+    p = g_queue_peek_head (&core->sent);
+
+  if (p == NULL)
     {
-      /* Only out-of-band commands carry ids. */
-      p = core_lookup_id (core, id_node);
-      if (p == NULL || !p->sent || !p->oob)
-        {
-          g_debug ("QMP: reply with unknown id dropped");
-          return;
-        }
-    }
-  else if ((p = core_oldest_inband (core)) == NULL)
-    {
-      /* An id-less error with only out-of-band commands out: QEMU could
-       * not parse one of them, and cannot tell which. Fail the oldest
-       * rather than leave it hanging. */
-      if (json_object_has_member (message, "error") &&
-          (p = g_queue_peek_head (&core->sent)) != NULL)
-        ;
-      else
-        {
-          g_debug ("QMP: reply with no command waiting dropped");
-          return;
-        }
+      g_debug ("QMP: reply that no command waits for dropped");
+      return;
     }
 
   core_finish_sent (core, p, message);
@@ -507,9 +499,9 @@ core_handle_message (Core       *core,
     {
       /* A reply that is neither success nor failure: its command fails
        * now with a protocol error instead of waiting for its deadline. */
-      Pending *p = core_lookup_id (core, node);
+      Pending *p = core_lookup_sent_oob (core, node);
 
-      if (p != NULL && p->sent && p->oob)
+      if (p != NULL)
         {
           if (p->task != NULL)
             take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
@@ -1326,12 +1318,14 @@ pending_new (Core       *core,
   p->oob = oob;
   if (traffic_logged ())
     {
-      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-      gsize len;
-      const char *text = g_bytes_get_data (p->bytes, &len);
+      g_autoptr(JsonObject) shown = json_object_new ();
 
-      if (json_parser_load_from_data (parser, text, len, NULL))
-        log_traffic ("->", json_node_get_object (json_parser_get_root (parser)));
+      json_object_set_string_member (shown, oob ? "exec-oob" : "execute", command);
+      if (arguments != NULL)
+        json_object_set_object_member (shown, "arguments", json_object_ref (arguments));
+      if (oob)
+        json_object_set_int_member (shown, "id", g_ascii_strtoll (p->id, NULL, 10));
+      log_traffic ("->", shown);
     }
 
   return p;

@@ -103,7 +103,7 @@ static Row rows[] = {
   { "roundtrip-async", "query-status round trip, async + main loop", "us", FALSE, 1.25 },
   { "events-per-second", "events per second (stop/cont)", "1/s", TRUE, 0.90 },
   { "command-to-event", "command sent -> its event delivered", "us", FALSE, 1.25 },
-  { "event-to-callback", "QEMU writes an event -> callback", "us", FALSE, 40, TRUE },
+  { "event-to-callback", "event made by QEMU -> callback", "us", FALSE, 40, TRUE },
   { "launch", "launch -> QMP ready (-machine none)", "ms", FALSE, 1.03 },
   { "shutdown", "shutdown (quit, reap)", "ms", FALSE, 1.10 },
   { "many-first-ready", "32 machines, one thread: first ready", "ms", FALSE, 1.15 },
@@ -723,6 +723,19 @@ print_json (int rounds)
 
 /* ------------------------------------------------------------------------ */
 
+/* @n rounds of both sides, alternating which goes first. */
+static void
+alternate (int    n,
+           void (*plain) (void),
+           void (*q) (void))
+{
+  for (int i = 0; i < n; i++)
+    {
+      (i % 2 == 0 ? plain : q) ();
+      (i % 2 == 0 ? q : plain) ();
+    }
+}
+
 static gboolean
 wanted (const char *only,
         const char *name)
@@ -821,34 +834,10 @@ main (int argc, char *argv[])
     }
 
   if (wanted (only, "launch") || wanted (only, "shutdown"))
-    for (int i = 0; i < rounds * 2; i++)
-      {
-        if (i % 2 == 0)
-          {
-            ls_plain ();
-            ls_q ();
-          }
-        else
-          {
-            ls_q ();
-            ls_plain ();
-          }
-      }
+    alternate (rounds * 2, ls_plain, ls_q);
 
   if (wanted (only, "many"))
-    for (int i = 0; i < MAX (rounds / 2, 3); i++)
-      {
-        if (i % 2 == 0)
-          {
-            many_plain ();
-            many_q ();
-          }
-        else
-          {
-            many_q ();
-            many_plain ();
-          }
-      }
+    alternate (MAX (rounds / 2, 3), many_plain, many_q);
 
   if (wanted (only, "rss"))
     for (int i = 0; i < 3; i++)

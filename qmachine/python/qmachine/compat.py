@@ -89,7 +89,9 @@ QMP_LOG = logging.getLogger('qemu.qmp.qmp_client')
 
 
 def _redacted(value: Any, secret_object: bool = False) -> Any:
-    """A copy of *value* for the log, without passwords, keys and secrets."""
+    """A copy of *value* for the log, without passwords, keys and secrets:
+    the rule of the C library's own traffic log (redact() in
+    q-qmp-core.c), which Python's logging cannot reach."""
     if isinstance(value, dict):
         secret_object = secret_object or 'secret' in str(value.get('qom-type', ''))
         out = {}
@@ -808,9 +810,6 @@ class QEMUMachine:
             raise _qmp_failure(err) from err
         finally:
             self._dispatch()
-        # The reference's legacy QMP layer returns responses without the
-        # id it routes by.
-        response.pop('id', None)
         if QMP_LOG.isEnabledFor(logging.DEBUG):
             QMP_LOG.debug('<-- %s', _redacted(response))
         return response
