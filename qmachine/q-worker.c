@@ -124,10 +124,21 @@ q_worker_timeout_source (int            timeout_msec,
   return source;
 }
 
+/* Each thread keeps one private context for its blocking calls, taken
+ * while a call runs (a blocking call made inside another, which only
+ * qmachine's own callbacks could do, gets a new one). Every task a call
+ * starts returns before the call does, so nothing of one call is left in
+ * the context for the next. */
+static GPrivate sync_context = G_PRIVATE_INIT ((GDestroyNotify)g_main_context_unref);
+
 void
 q_sync_call_begin (QSyncCall *call)
 {
-  call->context = g_main_context_new ();
+  call->context = g_private_get (&sync_context);
+  if (call->context != NULL)
+    g_private_set (&sync_context, NULL);
+  else
+    call->context = g_main_context_new ();
   call->result = NULL;
   g_main_context_push_thread_default (call->context);
 }
@@ -149,8 +160,10 @@ q_sync_call_end (QSyncCall *call)
     g_main_context_iteration (call->context, TRUE);
 
   g_main_context_pop_thread_default (call->context);
-  g_main_context_unref (call->context);
-  call->context = NULL;
+  if (g_private_get (&sync_context) == NULL)
+    g_private_set (&sync_context, g_steal_pointer (&call->context));
+  else
+    g_clear_pointer (&call->context, g_main_context_unref);
 
   return g_steal_pointer (&call->result);
 }
