@@ -142,6 +142,15 @@ run_start_qmp (Run     *run,
    * signal handler holds the machine's box. */
   q_qmp_client_set_owner_context (client, self->owner_context);
   q_qmp_client_set_max_queued_events (client, self->event_queue_limit);
+  {
+    g_autofree char *name = NULL;
+
+    /* Copied first: locks are leaves. */
+    g_mutex_lock (&self->mutex);
+    name = g_strdup (self->name);
+    g_mutex_unlock (&self->mutex);
+    q_qmp_client_set_log_name (client, name);
+  }
   q_qmp_client_set_hooks (client, machine_event_hook, run_qmp_closed_hook,
                           run_ref (run), (GDestroyNotify)run_unref);
   g_signal_connect_data (client, "event", G_CALLBACK (machine_qmp_event_cb),

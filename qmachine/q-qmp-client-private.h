@@ -27,6 +27,9 @@ void q_qmp_client_set_hooks      (QQmpClient     *self,
                                   GDestroyNotify  destroy);
 void q_qmp_client_set_owner_context (QQmpClient   *self,
                                      GMainContext *context);
+/* The name the debug log gives the connection (QMACHINE_NAME). */
+void q_qmp_client_set_log_name   (QQmpClient     *self,
+                                  const char     *name);
 void q_qmp_client_fail           (QQmpClient     *self,
                                   const GError   *error);
 

@@ -1096,6 +1096,18 @@ q_qmp_client_set_owner_context (QQmpClient   *self,
 }
 
 void
+q_qmp_client_set_log_name (QQmpClient *self,
+                           const char *name)
+{
+  g_return_if_fail (Q_IS_QMP_CLIENT (self));
+
+  g_mutex_lock (&self->core->mutex);
+  g_free (self->core->log_name);
+  self->core->log_name = g_strdup (name);
+  g_mutex_unlock (&self->core->mutex);
+}
+
+void
 q_qmp_client_fail (QQmpClient   *self,
                    const GError *error)
 {

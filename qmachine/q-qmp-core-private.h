@@ -102,6 +102,7 @@ struct _Core
    * is taken alone (nothing else is locked while holding it). */
   GMutex           mutex;
   JsonObject      *greeting;
+  char            *log_name;          /* nullable: the debug log's name for the connection */
   gboolean         closed;
   GError          *closed_error;
   guint64          max_message_size;

@@ -80,18 +80,43 @@ redact (JsonNode *node)
   return json_node_copy (node);
 }
 
+/* A structured debug message: besides MESSAGE ("NAME: QMP -> {...}"),
+ * QMACHINE_QMP says "sent" or "received" and QMACHINE_NAME names the
+ * connection (the machine's name), for journald and custom log writers. */
 static void
-log_traffic (const char *direction,
+log_traffic (Core       *core,
+             gboolean    sent,
              JsonObject *message)
 {
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autoptr(JsonNode) shown = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *line = NULL;
+  GLogField fields[] = {
+    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+    { "PRIORITY", "7", -1 },
+    { "CODE_FILE", __FILE__, -1 },
+    { "CODE_FUNC", G_STRFUNC, -1 },
+    { "QMACHINE_QMP", sent ? "sent" : "received", -1 },
+    { "MESSAGE", NULL, -1 },
+    { "QMACHINE_NAME", NULL, -1 },
+  };
 
   json_node_set_object (node, message);
   shown = redact (node);
   text = json_to_string (shown, FALSE);
-  g_debug ("QMP %s %s", direction, text);
+
+  g_mutex_lock (&core->mutex);
+  name = g_strdup (core->log_name);
+  g_mutex_unlock (&core->mutex);
+
+  line = g_strdup_printf ("%s%sQMP %s %s", name ? name : "", name ? ": " : "",
+                          sent ? "->" : "<-", text);
+  fields[5].value = line;
+  fields[6].value = name;
+  g_log_structured_array (G_LOG_LEVEL_DEBUG, fields,
+                          name ? G_N_ELEMENTS (fields) : G_N_ELEMENTS (fields) - 1);
 }
 
 /* Return through a task held in @slot, and drop that reference. */
@@ -178,6 +203,7 @@ core_unref (Core *core)
   g_clear_pointer (&core->close_tasks, g_ptr_array_unref);
   g_clear_pointer (&core->greeting, json_object_unref);
   g_clear_error (&core->closed_error);
+  g_free (core->log_name);
   g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
   g_mutex_clear (&core->mutex);
   g_free (core);
@@ -525,7 +551,7 @@ core_handle_frame (JsonObject *message,
   Core *core = user_data;
 
   if (traffic_logged ())
-    log_traffic ("<-", message);
+    log_traffic (core, FALSE, message);
   core_handle_message (core, message);
   return !core->closed;
 }
@@ -1325,7 +1351,7 @@ pending_new (Core       *core,
         json_object_set_object_member (shown, "arguments", json_object_ref (arguments));
       if (oob)
         json_object_set_int_member (shown, "id", g_ascii_strtoll (p->id, NULL, 10));
-      log_traffic ("->", shown);
+      log_traffic (core, TRUE, shown);
     }
 
   return p;

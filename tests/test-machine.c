@@ -926,6 +926,54 @@ test_exit_without_shutdown (Fixture *f, gconstpointer data)
   /* teardown checks that the base temp dir is empty. */
 }
 
+/* The QMP traffic in the debug log is structured: QMACHINE_QMP says the
+ * direction and QMACHINE_NAME names the machine, for journald and custom
+ * log writers; the message names the machine too. Run in a subprocess
+ * (a log writer can be set once per process), whose stdout is checked. */
+static GLogWriterOutput
+fields_writer (GLogLevelFlags   level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  gboolean ours = FALSE;
+
+  for (gsize i = 0; i < n_fields; i++)
+    ours |= g_str_equal (fields[i].key, "QMACHINE_QMP");
+  if (!ours)
+    return g_log_writer_default (level, fields, n_fields, user_data);
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_has_prefix (fields[i].key, "QMACHINE_") || g_str_equal (fields[i].key, "MESSAGE"))
+      g_print ("%s=%s\n", fields[i].key, (const char *)fields[i].value);
+  return G_LOG_WRITER_HANDLED;
+}
+
+static void
+test_structured_log (Fixture *f, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) ret = NULL;
+
+      g_log_set_writer_func (fields_writer, NULL, NULL);
+      g_log_set_debug_enabled (TRUE);
+      q_machine_set_name (f->machine, "logged-vm");
+      g_assert_true (q_machine_launch (f->machine, NULL, &error));
+      ret = q_machine_cmd (f->machine, "query-status", NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*QMACHINE_QMP=sent\nMESSAGE=logged-vm: QMP -> {\"execute\":\"query-status\"}\n"
+                             "QMACHINE_NAME=logged-vm\n*");
+  g_test_trap_assert_stdout ("*QMACHINE_QMP=received\nMESSAGE=logged-vm: QMP <- {\"return\":{\"status\":*");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -933,6 +981,7 @@ main (int argc, char *argv[])
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/qmachine/machine/lifecycle", test_lifecycle);
+  ADD ("/qmachine/machine/structured-log", test_structured_log);
   ADD ("/qmachine/machine/full-args", test_full_args);
   ADD ("/qmachine/machine/monitor-unix", test_monitor_unix);
   ADD ("/qmachine/machine/monitor-tcp", test_monitor_tcp);
