@@ -9,8 +9,9 @@
 # and keeps a cache/work directory in OUTDIR/work.
 #
 # Everything comes from Debian's apt repositories. Nothing is installed on the
-# host: the kernel .deb is fetched with `apt-get download` into OUTDIR/work
-# and only boot/ plus two modules are unpacked from it (dpkg-deb | tar). Required host packages (installed by the
+# host: the kernel .deb and qemu-guest-agent's are fetched with
+# `apt-get download` into OUTDIR/work and only what the guest needs is
+# unpacked from them (dpkg-deb | tar). Required host packages (installed by the
 # project's dependency script, not here): busybox-static, cpio, gzip, apt.
 #
 # Boot it with:
@@ -27,6 +28,11 @@
 #   * if the kernel command line has qmachine.flood=N, prints N filler lines
 #     of 100 bytes ("flood NNNNNNNN xxx...", 99 chars + newline) first;
 #   * prints the line "QMACHINE-GUEST-READY" on the console;
+#   * then starts QEMU's guest agent (qemu-ga, from Debian's
+#     qemu-guest-agent package, with the host's copies of its shared
+#     libraries) on the second ISA serial port, /dev/ttyS1, when that port
+#     has a UART behind it (QEMU: -device isa-serial,chardev=...); it logs
+#     to /tmp/qemu-ga.log, never to the console;
 #   * runs an interactive busybox shell (prompt "# ") on the console;
 #   * when that shell exits, powers off (`poweroff -f`); `poweroff -f` typed in
 #     the shell powers the VM off too (ACPI, so QEMU -no-reboot exits).
@@ -152,33 +158,45 @@ info "kernel package: $KPKG (from $META_PKG)"
 DEBDIR=$WORK/debs
 mkdir -p -- "$DEBDIR"
 
-# Reuse a previously downloaded .deb of the same package, if any.
-DEB=$(find "$DEBDIR" -maxdepth 1 -type f -name "${KPKG}_*_amd64.deb" -print 2>/dev/null |
-    LC_ALL=C sort | tail -n1)
-if [ -z "$DEB" ] || ! dpkg-deb --info "$DEB" >/dev/null 2>&1; then
-    [ -n "$DEB" ] && rm -f -- "$DEB"
-    info "downloading $KPKG with apt-get download"
+# Prints the path of a cached, valid .deb of package $1 in DEBDIR,
+# downloading it with apt-get download if there is none; older cached
+# versions of the package are removed.
+fetch_deb() {
+    local pkg=$1 deb
+    local apt_opts=()
+
+    deb=$(find "$DEBDIR" -maxdepth 1 -type f -name "${pkg}_*_amd64.deb" -print 2>/dev/null |
+        LC_ALL=C sort | tail -n1)
+    if [ -n "$deb" ] && dpkg-deb --info "$deb" >/dev/null 2>&1; then
+        printf '%s' "$deb"
+        return 0
+    fi
+    [ -n "$deb" ] && rm -f -- "$deb"
+    info "downloading $pkg with apt-get download"
     # As root apt drops privileges to the _apt user for downloading, which
     # then cannot write into a root-owned directory ("Download is performed
     # unsandboxed as root ..." warning, or failure). Download as root.
-    apt_opts=()
     if [ "$(id -u)" -eq 0 ]; then
         apt_opts+=(-o APT::Sandbox::User=root)
     fi
-    DLDIR=$(mktemp -d "$DEBDIR/.dl.XXXXXX")
-    TMPFILES+=("$DLDIR")
-    if ! (cd -- "$DLDIR" && apt-get -q "${apt_opts[@]+"${apt_opts[@]}"}" download "$KPKG") >&2; then
-        die "'apt-get download $KPKG' failed; check apt access (maybe run 'apt-get update' first)"
+    # Called as $(fetch_deb ...), a subshell: it removes its own download
+    # directory, whichever way it ends.
+    FETCH_DLDIR=$(mktemp -d "$DEBDIR/.dl.XXXXXX")
+    trap 'rm -rf -- "$FETCH_DLDIR"' EXIT
+    if ! (cd -- "$FETCH_DLDIR" && apt-get -q "${apt_opts[@]+"${apt_opts[@]}"}" download "$pkg") >&2; then
+        die "'apt-get download $pkg' failed; check apt access (maybe run 'apt-get update' first)"
     fi
-    DEB=$(find "$DLDIR" -maxdepth 1 -type f -name "${KPKG}_*.deb" -print | head -n1)
-    [ -n "$DEB" ] || die "apt-get download did not produce a .deb for $KPKG"
-    dpkg-deb --info "$DEB" >/dev/null 2>&1 || die "downloaded file '$DEB' is not a valid .deb"
-    mv -f -- "$DEB" "$DEBDIR/" || die "cannot move the .deb into '$DEBDIR'"
-    DEB=$DEBDIR/$(basename -- "$DEB")
-    # Drop kernels cached by earlier runs (older ABI or version).
-    find "$DEBDIR" -maxdepth 1 -type f -name 'linux-image-*.deb' \
-        ! -name "$(basename -- "$DEB")" -delete
-fi
+    deb=$(find "$FETCH_DLDIR" -maxdepth 1 -type f -name "${pkg}_*.deb" -print | head -n1)
+    [ -n "$deb" ] || die "apt-get download did not produce a .deb for $pkg"
+    dpkg-deb --info "$deb" >/dev/null 2>&1 || die "downloaded file '$deb' is not a valid .deb"
+    mv -f -- "$deb" "$DEBDIR/" || die "cannot move the .deb into '$DEBDIR'"
+    printf '%s' "$DEBDIR/$(basename -- "$deb")"
+}
+
+DEB=$(fetch_deb "$KPKG") || exit 1
+# Drop kernels cached by earlier runs (older ABI or version).
+find "$DEBDIR" -maxdepth 1 -type f -name 'linux-image-*.deb' \
+    ! -name "$(basename -- "$DEB")" -delete
 info "kernel .deb: $DEB"
 
 KX=$(mktemp -d "$WORK/.kernel.XXXXXX")
@@ -245,6 +263,29 @@ if [ "$(id -u)" -eq 0 ]; then
     mknod -m 600 "$ROOT/dev/console" c 5 1 || info "warning: cannot create dev/console node"
     mknod -m 666 "$ROOT/dev/null" c 1 3 || true
 fi
+# QEMU's guest agent and the shared libraries it needs: the binary from
+# Debian's package, the libraries from this (Debian 12) host, which has
+# them as QEMU's own dependencies.
+QGA_DEB=$(fetch_deb qemu-guest-agent) || exit 1
+info "guest agent .deb: $QGA_DEB"
+QX=$(mktemp -d "$WORK/.qga.XXXXXX")
+TMPFILES+=("$QX")
+dpkg-deb --fsys-tarfile "$QGA_DEB" | tar -x -C "$QX" ./usr/sbin/qemu-ga ||
+    die "cannot unpack usr/sbin/qemu-ga from '$QGA_DEB'"
+cp -- "$QX/usr/sbin/qemu-ga" "$ROOT/bin/qemu-ga"
+command -v ldd >/dev/null 2>&1 || die "'ldd' not found (package libc-bin)"
+qga_libs=$(LC_ALL=C ldd "$QX/usr/sbin/qemu-ga") || die "ldd cannot read qemu-ga"
+if printf '%s\n' "$qga_libs" | grep -q 'not found'; then
+    die "qemu-ga needs libraries this host lacks:
+$(printf '%s\n' "$qga_libs" | grep 'not found')
+  install QEMU's dependencies first (build-aux/install-deps.sh)"
+fi
+for lib in $(printf '%s\n' "$qga_libs" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
+    mkdir -p "$ROOT$(dirname -- "$lib")"
+    cp -L -- "$lib" "$ROOT$lib"
+done
+mkdir -p "$ROOT/var/run"
+
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\n' >"$ROOT/etc/group"
 
@@ -301,6 +342,14 @@ if [ "\$flood" -gt 0 ]; then
 fi
 
 echo $READY_MARKER
+
+# QEMU's guest agent on the second serial port, when it is a real UART
+# (the 8250 driver lists four ports either way; a missing one reports
+# uart:unknown). Its messages go to a file, never to the console.
+if grep -q '^1: uart:16550A' /proc/tty/driver/serial 2>/dev/null; then
+    qemu-ga -m isa-serial -p /dev/ttyS1 -t /tmp -f /tmp/qemu-ga.pid \
+        -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1 &
+fi
 
 # Interactive shell on the console. cttyhack reopens the real console device
 # (/dev/ttyS0) so the shell gets a controlling terminal (job control, ^C).
