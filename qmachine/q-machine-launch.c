@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -30,6 +31,9 @@
 #include "q-error.h"
 #include "q-machine-private.h"
 #include "q-util-private.h"
+
+/* The longest unix socket path taken (see the monitor address check). */
+#define MAX_UNIX_PATH ((int)sizeof (((struct sockaddr_un *)NULL)->sun_path) - 2)
 
 /* ------------------------------------------------------------------------ */
 /* Launch (worker thread part)                                              */
@@ -799,6 +803,22 @@ machine_prepare_run (QMachine  *self,
             {
               g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "The monitor address must be a unix or inet socket address");
+              return NULL;
+            }
+
+          /* GUnixSocketAddress keeps at most 107 bytes of a path and cuts
+           * a longer one short without a word: bound, the socket would
+           * appear at another path. A path of 107 bytes may be such a cut,
+           * so 106 is the longest taken. */
+          if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address) &&
+              g_unix_socket_address_get_path_len (G_UNIX_SOCKET_ADDRESS (self->monitor_address)) >
+                MAX_UNIX_PATH)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                           "The monitor socket path %s… is too long: unix socket paths "
+                           "can have at most %d bytes here; use a shorter one",
+                           g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)),
+                           MAX_UNIX_PATH);
               return NULL;
             }
 

@@ -610,6 +610,13 @@ cmd_qmp (int    argc,
       args = json_object_ref (json_node_get_object (root));
     }
 
+  /* GUnixSocketAddress would cut a longer path short: another socket. */
+  if (strlen (argv[1]) > 106)
+    {
+      g_printerr ("qmachine: the socket path %s is too long: unix socket paths can have "
+                  "at most 106 bytes here\n", argv[1]);
+      return EXIT_USAGE;
+    }
   client = g_socket_client_new ();
   address = g_unix_socket_address_new (argv[1]);
   g_socket_client_set_timeout (client, 10);

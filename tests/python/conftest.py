@@ -21,8 +21,10 @@ when those are not set.
 """
 
 import os
+import pathlib
 import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -90,6 +92,16 @@ def qemu_binary():
 
 # The fast VM: no board, no devices.
 FAST_ARGS = ('-machine', 'none', '-nodefaults')
+
+
+@pytest.fixture
+def sock_dir():
+    """A fresh directory with a short path, for unix sockets: a socket's
+    path is limited to 107 bytes, and ``tmp_path`` lies under the build
+    directory, which can be deep (``meson dist`` builds in one)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix='qm-', dir='/tmp'))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -381,10 +381,10 @@ def test_default_name_and_log_dir(new_vm):
 
 
 @pytest.mark.parametrize('kind', ['socketpair', 'unix', 'inet', 'inet-name'])
-def test_monitor_address(new_vm, tmp_path, kind):
+def test_monitor_address(new_vm, sock_dir, kind):
     address = {
         'socketpair': None,
-        'unix': str(tmp_path / 'qmp.sock'),
+        'unix': str(sock_dir / 'qmp.sock'),
         'inet': ('127.0.0.1', 0),
         'inet-name': ('localhost', 0),
     }[kind]

@@ -182,10 +182,26 @@ def test_wrapper_name_and_log_dir(machine, tmp_path):
         assert f.read() == 'wrapped-start\n'
 
 
+def test_monitor_address_too_long(machine, sock_dir, tmp_path):
+    # Bound, a longer path would be cut short: the socket would appear
+    # somewhere else. The launch fails with a clear error instead, and
+    # leaves nothing behind.
+    address = str(sock_dir / ('x' * 120))
+    machine.set_monitor_address(address)
+    with pytest.raises(GLib.Error) as info:
+        machine.launch()
+    assert info.value.matches(QMachine.machine_error_quark(), QMachine.MachineError.LAUNCH_FAILED)
+    assert 'at most 106 bytes' in info.value.message
+    assert machine.get_state() == QMachine.MachineState.NOT_LAUNCHED
+    assert os.listdir(sock_dir) == []
+    assert os.listdir(tmp_path / 'base') == []
+
+
+
 @pytest.mark.parametrize('kind', ['unix', 'inet', 'inet-name'])
-def test_monitor_address(machine, tmp_path, kind):
+def test_monitor_address(machine, sock_dir, kind):
     if kind == 'unix':
-        address = str(tmp_path / 'qmp.sock')
+        address = str(sock_dir / 'qmp.sock')
     elif kind == 'inet':
         address = ('127.0.0.1', 0)
     else:

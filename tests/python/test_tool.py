@@ -42,14 +42,14 @@ def test_tool_shuts_down_on_signal(tmp_path, sig):
     assert os.listdir(tmp_path) == []
 
 
-def test_tool_qmp_on_a_running_monitor(tmp_path):
+def test_tool_qmp_on_a_running_monitor(sock_dir):
     # `qmachine qmp SOCKET …` talks to a QEMU it did not start.
     import json
     import socket
 
     # The listening socket exists before QEMU starts (QEMU gets it as an
     # fd), so there is nothing to wait for.
-    sock = tmp_path / 'qmp.sock'
+    sock = sock_dir / 'qmp.sock'
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(sock))
     listener.listen(1)
@@ -81,6 +81,13 @@ def test_tool_qmp_on_a_running_monitor(tmp_path):
         usage = subprocess.run([tool, 'qmp', str(sock), 'query-status', '[1]'],
                                capture_output=True, text=True, timeout=30)
         assert usage.returncode == 2
+
+        # GLib would cut a longer path short and connect somewhere else.
+        long_path = str(sock_dir / ('y' * 120))
+        too_long = subprocess.run([tool, 'qmp', long_path, 'query-status'],
+                                  capture_output=True, text=True, timeout=30)
+        assert too_long.returncode == 2
+        assert 'too long' in too_long.stderr
     finally:
         qemu.kill()
         qemu.wait()
