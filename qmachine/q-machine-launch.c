@@ -44,7 +44,7 @@ child_setup (gpointer data)
   pid_t parent = GPOINTER_TO_INT (data);
 
   /* QEMU must not outlive us. The signal follows the thread that forked,
-   * which is qmachine's worker: it lives as long as the process. */
+   * which is qmachine's spawner: it lives as long as the process. */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != parent)
     _exit (127);

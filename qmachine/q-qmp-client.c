@@ -717,6 +717,19 @@ execute_common (QQmpClient          *self,
 
   /* Ids are allocated here (any thread); the counter is atomic. */
   p = pending_new (self->core, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0);
+  {
+    gsize len;
+    const guint8 *bytes = g_bytes_get_data (p->bytes, &len);
+    GError *error = NULL;
+
+    /* Without its line feed. */
+    if (!q_qmp_json_check_outgoing (command, bytes, len - 1, &error))
+      {
+        pending_free (p);
+        g_task_return_error (task, error);
+        return;
+      }
+  }
   p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
   p->raw = raw;
   p->task = g_object_ref (task);
@@ -756,7 +769,11 @@ execute_common (QQmpClient          *self,
  * Sends a QMP command and waits for its reply. Many commands can be in
  * flight at once: in-band commands go without an id (QEMU answers them in
  * order, and every byte sent costs QEMU time), out-of-band ones with an id
- * of the client's own, because their replies can overtake. Cancelling
+ * of the client's own, because their replies can overtake. A command QEMU
+ * could not read as one message (a string that is not valid UTF-8,
+ * nesting deeper than 128 levels, more than 2 million JSON tokens or
+ * 64 MiB) fails at once with `G_IO_ERROR_INVALID_ARGUMENT` and is not
+ * sent. Cancelling
  * completes the call at once with `G_IO_ERROR_CANCELLED`; if the command
  * was already sent, its late reply is read and dropped so the stream stays
  * in step.

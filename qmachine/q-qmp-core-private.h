@@ -31,7 +31,7 @@ typedef struct
 {
   char        *id;
   char        *command;
-  GBytes      *bytes;        /* the serialized command, CRLF-terminated */
+  GBytes      *bytes;        /* the serialized command, ended by a line feed */
   GUnixFDList *fds;          /* nullable */
   GTask       *task;         /* NULL once cancelled or timed out: the slot then
                               * only waits for the late reply */

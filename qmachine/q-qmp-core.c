@@ -734,14 +734,13 @@ fd_send_free (FdSend *s)
   g_free (s);
 }
 
-static gboolean core_fd_send_try (gpointer data);
-
 /* Sends the first bytes together with the fds in one sendmsg(), as QEMU
- * requires; the rest of a partial send goes through the stream. */
+ * requires; the rest of a partial send goes through the stream. Returns
+ * FALSE when the socket is full (try again when it has room); otherwise
+ * the send is over, one way or the other. Does not free @s. */
 static gboolean
-core_fd_send_try (gpointer data)
+core_fd_send_attempt (FdSend *s)
 {
-  FdSend *s = data;
   Core *core = s->core;
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketControlMessage) msg = NULL;
@@ -755,7 +754,7 @@ core_fd_send_try (gpointer data)
   if (core->closed)
     {
       core_op_done (core);
-      return G_SOURCE_REMOVE;
+      return TRUE;
     }
 
   buf = g_bytes_get_data (s->bytes, &len);
@@ -768,28 +767,46 @@ core_fd_send_try (gpointer data)
                                             G_SOCKET_MSG_NONE, 0, &written,
                                             core->io_cancellable, &error);
   if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
-    {
-      GSource *source = g_socket_create_source (core->socket, G_IO_OUT, core->io_cancellable);
+    return FALSE;
 
-      g_source_set_callback (source, core_fd_send_try, s, (GDestroyNotify)fd_send_free);
-      g_source_attach (source, q_worker_get_context ());
-      g_source_unref (source);
-      return G_SOURCE_REMOVE;
-    }
-
-  core_ref (core);
   core_op_done (core);
-
   if (ret != G_POLLABLE_RETURN_OK)
     core_write_done (core, error);
   else if (written < len)
     core_write_bytes (core, s->bytes, written);
   else
     core_write_done (core, NULL);
+  return TRUE;
+}
 
-  fd_send_free (s);
-  core_unref (core);
-  return G_SOURCE_REMOVE;
+/* The socket has room again (or the connection is closing). The source
+ * owns @data. */
+static gboolean
+core_fd_send_ready (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      data)
+{
+  return core_fd_send_attempt (data) ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+/* Takes @s. */
+static void
+core_fd_send_start (FdSend *s)
+{
+  GSource *source;
+
+  if (core_fd_send_attempt (s))
+    {
+      fd_send_free (s);
+      return;
+    }
+
+  source = g_socket_create_source (s->core->socket, G_IO_OUT, s->core->io_cancellable);
+  g_source_set_callback (source, G_SOURCE_FUNC (core_fd_send_ready), s,
+                         (GDestroyNotify)fd_send_free);
+  g_source_set_static_name (source, "[qmachine] qmp fd send");
+  g_source_attach (source, q_worker_get_context ());
+  g_source_unref (source);
 }
 
 /* Writes what the socket takes now. Returns TRUE when all of @bytes went
@@ -902,7 +919,7 @@ core_write_one (Core *core)
       s->bytes = g_bytes_ref (p->bytes);
       s->fds = g_object_ref (p->fds);
       core->ops_pending++;
-      core_fd_send_try (s);
+      core_fd_send_start (s);
       return FALSE;
     }
 

@@ -36,6 +36,18 @@ gboolean  q_qmp_json_check    (const guint8   *data,
                                gsize           len,
                                guint           max_depth,
                                GError        **error);
+
+/* What QEMU's JSON reader takes in one message (its lexer's limits, less a
+ * margin). */
+#define Q_QMP_MAX_OUTGOING_TOKENS 2000000
+#define Q_QMP_MAX_OUTGOING_SIZE   (64000 * 1024)
+
+/* Whether a serialized command (without its line feed) is one message to
+ * QEMU; G_IO_ERROR_INVALID_ARGUMENT naming @command otherwise. */
+gboolean  q_qmp_json_check_outgoing (const char   *command,
+                                     const guint8 *data,
+                                     gsize         len,
+                                     GError      **error);
 void      q_qmp_framer_init   (QQmpFramer     *framer,
                                guint64         max_size);
 void      q_qmp_framer_clear  (QQmpFramer     *framer);

@@ -44,6 +44,7 @@ typedef struct
   const guint8 *p;
   gsize         len;
   gsize         i;
+  gsize         tokens;   /* as QEMU's JSON lexer counts them, roughly */
   const char   *what;     /* the violation, for the error */
 } Scan;
 
@@ -164,15 +165,12 @@ scan_literal (Scan       *s,
 }
 
 /* Whether @data is exactly one JSON value (surrounded by whitespace only)
- * nested at most @max_depth deep. */
-gboolean
-q_qmp_json_check (const guint8  *data,
-                  gsize          len,
-                  guint          max_depth,
-                  GError       **error)
+ * nested at most @max_depth deep. Otherwise fills @s->what (NULL when the
+ * depth was exceeded). */
+static gboolean
+json_scan (Scan  *s,
+           guint  max_depth)
 {
-  Scan scan = { data, len, 0, NULL };
-  Scan *s = &scan;
   guint8 stack[Q_QMP_FRAMER_MAX_DEPTH];   /* '{' or '[' */
   guint depth = 0;
 
@@ -190,11 +188,8 @@ value:
     case '{':
     case '[':
       if (depth >= max_depth)
-        {
-          g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                       "QMP message nested deeper than %u levels", max_depth);
-          return FALSE;
-        }
+        return FALSE;
+      s->tokens++;
       stack[depth++] = s->p[s->i++];
       scan_ws (s);
       if (s->i < s->len && s->p[s->i] == (stack[depth - 1] == '{' ? '}' : ']'))
@@ -207,23 +202,28 @@ value:
         goto key;
       goto value;
     case '"':
+      s->tokens++;
       if (!scan_string (s))
         goto fail;
       goto after_value;
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
+      s->tokens++;
       if (!scan_number (s))
         goto fail;
       goto after_value;
     case 't':
+      s->tokens++;
       if (!scan_literal (s, "true"))
         goto fail;
       goto after_value;
     case 'f':
+      s->tokens++;
       if (!scan_literal (s, "false"))
         goto fail;
       goto after_value;
     case 'n':
+      s->tokens++;
       if (!scan_literal (s, "null"))
         goto fail;
       goto after_value;
@@ -248,6 +248,7 @@ key:
       goto fail;
     }
   s->i++;
+  s->tokens += 2;   /* the key and the colon */
   goto value;
 
 after_value:
@@ -269,6 +270,7 @@ after_value:
   if (s->p[s->i] == ',')
     {
       s->i++;
+      s->tokens++;
       if (stack[depth - 1] == '{')
         goto key;
       goto value;
@@ -276,6 +278,7 @@ after_value:
   if (s->p[s->i] == (stack[depth - 1] == '{' ? '}' : ']'))
     {
       s->i++;
+      s->tokens++;
       depth--;
       goto after_value;
     }
@@ -283,10 +286,62 @@ after_value:
                                         : "a missing ',' or ']' in an array");
 
 fail:
-  g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-               "Malformed JSON from the QMP peer: %s at byte %" G_GSIZE_FORMAT,
-               s->what, s->i);
   return FALSE;
+}
+
+gboolean
+q_qmp_json_check (const guint8  *data,
+                  gsize          len,
+                  guint          max_depth,
+                  GError       **error)
+{
+  Scan s = { data, len, 0, 0, NULL };
+
+  if (json_scan (&s, max_depth))
+    return TRUE;
+  if (s.what == NULL)
+    g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                 "QMP message nested deeper than %u levels", max_depth);
+  else
+    g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                 "Malformed JSON from the QMP peer: %s at byte %" G_GSIZE_FORMAT,
+                 s.what, s.i);
+  return FALSE;
+}
+
+/* QEMU reads a command that breaks its JSON limits (invalid UTF-8, deeper
+ * than 1024, over 2 Mi tokens or 64 MiB) as several broken ones and
+ * answers each: replies matched by order would then go to the wrong
+ * commands. Nothing is sent that QEMU would not read as one message. */
+gboolean
+q_qmp_json_check_outgoing (const char  *command,
+                           const guint8 *data,
+                           gsize        len,
+                           GError     **error)
+{
+  Scan s = { data, len, 0, 0, NULL };
+
+  if (!json_scan (&s, Q_QMP_FRAMER_MAX_DEPTH))
+    {
+      if (s.what == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "The arguments of the QMP command %s nest deeper than %u levels",
+                     command, Q_QMP_FRAMER_MAX_DEPTH);
+      else
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "The QMP command %s is not valid JSON text (%s at byte %" G_GSIZE_FORMAT
+                     "); strings must be valid UTF-8", command, s.what, s.i);
+      return FALSE;
+    }
+  if (s.tokens >= Q_QMP_MAX_OUTGOING_TOKENS || len >= Q_QMP_MAX_OUTGOING_SIZE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The QMP command %s is too big for QEMU (%" G_GSIZE_FORMAT " bytes, %"
+                   G_GSIZE_FORMAT " JSON tokens; QEMU reads at most 64 MiB and 2 Mi tokens)",
+                   command, len, s.tokens);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Parses one line. Returns FALSE with @error on a protocol violation;

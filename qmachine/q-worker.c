@@ -12,9 +12,9 @@
 /* One process-wide worker thread owns every socket, child watch and timer
  * of every QQmpClient, QMachine and QConsole, as GDBus does with its
  * shared worker. Objects marshal signals and results back to the context
- * of their owner. The thread never exits: QEMU processes spawned from it
- * get a parent-death signal tied to this thread (PR_SET_PDEATHSIG follows
- * the spawning thread), so it must outlive them all. */
+ * of their owner. The thread never exits (nor does the spawner below,
+ * which forks QEMU: PR_SET_PDEATHSIG follows the forking thread, so that
+ * thread must outlive every QEMU). */
 
 static GMainContext *worker_context;
 static GThread *worker_thread;

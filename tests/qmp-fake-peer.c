@@ -354,6 +354,28 @@ fake_peer_drain_available (FakePeer *peer)
   while (peer->buf->len > before);
 }
 
+/* Reads and drops exactly @n bytes, past the line buffer (which must be
+ * empty). */
+void
+fake_peer_discard (FakePeer *peer,
+                   gsize     n)
+{
+  guint8 tmp[65536];
+
+  g_assert_cmpuint (peer->buf->len, ==, 0);
+  while (n > 0)
+    {
+      ssize_t got;
+
+      fake_peer_wait_readable (peer);
+      do
+        got = recv (peer->fd, tmp, MIN (n, sizeof tmp), 0);
+      while (got < 0 && errno == EINTR);
+      g_assert_cmpint (got, >, 0);
+      n -= got;
+    }
+}
+
 char *
 fake_peer_read_line (FakePeer *peer)
 {

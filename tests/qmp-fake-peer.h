@@ -70,6 +70,8 @@ void          fake_peer_writef             (FakePeer     *peer,
 void          fake_peer_shutdown           (FakePeer     *peer);
 /* The next line (without CR LF), or NULL on EOF. Fails on timeout. */
 char         *fake_peer_read_line          (FakePeer     *peer);
+void          fake_peer_discard            (FakePeer     *peer,
+                                            gsize         n);
 /* The next line parsed as a JSON object, or NULL on EOF. */
 JsonObject   *fake_peer_read_command       (FakePeer     *peer);
 /* Asserts that the client closed the connection with nothing more sent. */

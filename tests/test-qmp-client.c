@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1614,6 +1616,56 @@ test_fd_passing (Fixture       *f,
   temp_file_clear (&t);
 }
 
+/* An fd-bearing command that finds the socket full waits for room and
+ * goes out whole, fds included, once the peer reads. */
+static void
+test_fd_send_when_full (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(JsonObject) arguments = test_json_object ("{\"fdname\": \"full-fd\"}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  char chunk[4096];
+  gsize junk = 0;
+  gssize n;
+  int fd;
+  TempFile t;
+
+  temp_file_init (&t, "passed while the socket was full\n");
+  fixture_negotiate (f);
+
+  /* Fill the socket from a second descriptor of the client's end. */
+  fd = dup (g_socket_get_fd (g_socket_connection_get_socket (f->connection)));
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK), ==, 0);
+  memset (chunk, 'x', sizeof chunk);
+  while ((n = write (fd, chunk, sizeof chunk)) > 0)
+    junk += n;
+  g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
+  close (fd);
+
+  g_unix_fd_list_append (fds, t.fd, &error);
+  g_assert_no_error (error);
+  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
+                              NULL, test_store_result_cb, &result);
+  fixture_settle (f);
+  g_assert_null (result);
+
+  fake_peer_discard (f->peer, junk);
+  cmd = receive_fd_command (f->peer, &t);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (cmd, "arguments"),
+                                                  "fdname"), ==, "full-fd");
+  fake_peer_reply (f->peer, cmd, "{}");
+  ret = finish_execute (f, &result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ret);
+
+  temp_file_clear (&t);
+}
+
 static void
 test_fd_not_pipelined (Fixture       *f,
                        gconstpointer  data)
@@ -2278,6 +2330,7 @@ main (int   argc,
   ADD ("errors/execute-raw", test_execute_raw, FIXTURE_PRIVATE_CONTEXT);
 
   ADD ("fds/passing", test_fd_passing, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("fds/send-when-full", test_fd_send_when_full, FIXTURE_PRIVATE_CONTEXT);
   ADD ("fds/not-pipelined", test_fd_not_pipelined, FIXTURE_PRIVATE_CONTEXT);
   ADD ("fds/need-socket", test_fds_need_socket, FIXTURE_NO_CLIENT);
 

@@ -515,6 +515,84 @@ test_quit (Fixture       *f,
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
 }
 
+/* Replies to in-band commands are matched by order, which holds only if
+ * QEMU reads each command as one message. A command QEMU would read as
+ * several (invalid UTF-8, nesting deeper than its limit) fails at once
+ * with G_IO_ERROR_INVALID_ARGUMENT and is never sent, and the commands
+ * pipelined around it still get their own replies. */
+static void
+test_unsendable_command (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const char * const names[] = { "query-name", "query-uuid", "query-status", "query-kvm",
+                                        "query-version", "query-name", "query-uuid" };
+  GAsyncResult *results[G_N_ELEMENTS (names)] = { NULL, };
+  g_autoptr(GAsyncResult) bad_result = NULL;
+  g_autoptr(GAsyncResult) deep_result = NULL;
+  g_autoptr(JsonObject) bad = json_object_new ();
+  g_autoptr(JsonObject) deep = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  JsonObject *level = deep;
+
+  REQUIRE_QEMU (f);
+  negotiate (f, Q_QMP_NEGOTIATE_FLAGS_NONE);
+
+  json_object_set_string_member (bad, "x", "a\xff" "b");
+  for (int i = 0; i < 200; i++)
+    {
+      JsonObject *inner = json_object_new ();
+      json_object_set_object_member (level, "n", inner);
+      level = inner;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      q_qmp_client_execute_async (f->client, names[i], NULL, Q_QMP_EXECUTE_FLAGS_NONE, NULL,
+                                  NULL, test_store_result_cb, &results[i]);
+      if (i == 1)
+        q_qmp_client_execute_async (f->client, "query-status", bad, Q_QMP_EXECUTE_FLAGS_NONE,
+                                    NULL, NULL, test_store_result_cb, &bad_result);
+      if (i == 3)
+        q_qmp_client_execute_async (f->client, "query-status", deep, Q_QMP_EXECUTE_FLAGS_NONE,
+                                    NULL, NULL, test_store_result_cb, &deep_result);
+    }
+
+  TEST_WAIT (f->context, bad_result != NULL && deep_result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, bad_result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "UTF-8"));
+  g_clear_error (&error);
+  ret = q_qmp_client_execute_finish (f->client, deep_result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      JsonObject *obj;
+
+      TEST_WAIT (f->context, results[i] != NULL);
+      g_clear_pointer (&ret, json_node_unref);
+      ret = q_qmp_client_execute_finish (f->client, results[i], &error);
+      g_assert_no_error (error);
+      g_clear_object (&results[i]);
+      obj = json_node_get_object (ret);
+      /* Each reply is the one its command asks for. */
+      if (g_str_equal (names[i], "query-uuid"))
+        g_assert_true (json_object_has_member (obj, "UUID"));
+      else if (g_str_equal (names[i], "query-status"))
+        g_assert_true (json_object_has_member (obj, "running"));
+      else if (g_str_equal (names[i], "query-kvm"))
+        g_assert_true (json_object_has_member (obj, "enabled"));
+      else if (g_str_equal (names[i], "query-version"))
+        g_assert_true (json_object_has_member (obj, "qemu"));
+      else
+        g_assert_false (json_object_has_member (obj, "running"));
+    }
+}
+
 #define ADD(path, func, config) \
   g_test_add ("/qmachine/qmp/qemu/" path, Fixture, &(config), \
               fixture_setup, func, fixture_teardown)
@@ -530,6 +608,7 @@ main (int   argc,
   ADD ("query-version", test_query_version, machine_none);
   ADD ("query-commands", test_query_commands, machine_none);
   ADD ("unknown-command", test_unknown_command, machine_none);
+  ADD ("unsendable-command", test_unsendable_command, machine_none);
   ADD ("getfd-closefd", test_getfd_closefd, machine_none);
   ADD ("stop-cont-events", test_stop_cont_events, machine_pc);
   ADD ("quit", test_quit, machine_none);

@@ -203,7 +203,9 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
         if linked:
             cancellable.disconnect(linked)
         context.pop_thread_default()
-        _blocking.context = context
+        # Kept for the next call only if nothing of this one is left in it.
+        if done:
+            _blocking.context = context
         if previous is not None:
             _signal.signal(_signal.SIGINT, previous)
 
