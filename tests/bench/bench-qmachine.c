@@ -179,15 +179,20 @@ q_new_none (void)
 
 #define RT_BLOCK 200
 
+/* The plain client's round trips, for the row @name: blocking I/O is the
+ * least work for both the sync and the async rows. */
 static void
-rt_plain (Plain *p)
+rt_plain (Plain      *p,
+          const char *name)
 {
+  Row *r = row (name);
+
   for (int i = 0; i < RT_BLOCK; i++)
     {
       double t0 = now_us ();
       plain_send (p, "{\"execute\":\"query-status\"}\n");
       plain_until_return (p, NULL, NULL);
-      samples_add (&row ("roundtrip-sync")->c, now_us () - t0);
+      samples_add (&r->c, now_us () - t0);
     }
 }
 
@@ -240,22 +245,6 @@ rt_q_async (QMachine *m)
   q_machine_cmd_async (m, "query-status", NULL, NULL, rt_async_cb, &l);
   while (l.left > 0)
     g_main_context_iteration (NULL, TRUE);
-}
-
-/* The plain client's async row is its sync row: blocking I/O is the
- * least work either way. */
-static void
-rt_plain_async (Plain *p)
-{
-  Row *r = row ("roundtrip-async");
-
-  for (int i = 0; i < RT_BLOCK; i++)
-    {
-      double t0 = now_us ();
-      plain_send (p, "{\"execute\":\"query-status\"}\n");
-      plain_until_return (p, NULL, NULL);
-      samples_add (&r->c, now_us () - t0);
-    }
 }
 
 /* stop/cont: each command's reply and event, then the next command. */
@@ -809,8 +798,8 @@ main (int argc, char *argv[])
                 {
                   if (wanted (only, "roundtrip"))
                     {
-                      rt_plain (p);
-                      rt_plain_async (p);
+                      rt_plain (p, "roundtrip-sync");
+                      rt_plain (p, "roundtrip-async");
                     }
                   if (wanted (only, "event") || wanted (only, "command"))
                     ev_plain (p);
