@@ -28,11 +28,15 @@
 #   * if the kernel command line has qmachine.flood=N, prints N filler lines
 #     of 100 bytes ("flood NNNNNNNN xxx...", 99 chars + newline) first;
 #   * prints the line "QMACHINE-GUEST-READY" on the console;
+#   * loads virtio-serial (virtio_console.ko and the modules it needs);
 #   * then starts QEMU's guest agent (qemu-ga, from Debian's
 #     qemu-guest-agent package, with the host's copies of its shared
-#     libraries) on the second ISA serial port, /dev/ttyS1, when that port
-#     has a UART behind it (QEMU: -device isa-serial,chardev=...); it logs
-#     to /tmp/qemu-ga.log, never to the console;
+#     libraries) with /bin/start-qemu-ga: on the virtio-serial port named
+#     org.qemu.guest_agent.0 if QEMU has one (QMachine's default agent
+#     channel), else on the second ISA serial port, /dev/ttyS1, when that
+#     port has a UART behind it (QEMU: -device isa-serial,chardev=...); it
+#     logs to /tmp/qemu-ga.log, never to the console; /sbin/shutdown
+#     powers off, halts or reboots at once (qemu-ga's guest-shutdown);
 #   * runs an interactive busybox shell (prompt "# ") on the console;
 #   * when that shell exits, powers off (`poweroff -f`); `poweroff -f` typed in
 #     the shell powers the VM off too (ACPI, so QEMU -no-reboot exits).
@@ -213,6 +217,17 @@ if ! dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KX" --wildcards \
     './lib/modules/*/kernel/drivers/input/evdev.ko' 2>/dev/null; then
     info "warning: button.ko/evdev.ko not found in $DEB; the guest will ignore the ACPI power button"
 fi
+# virtio-serial (the guest agent's default port) is modular too: the
+# console driver and the virtio core and PCI transport it needs.
+if ! dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KX" --wildcards \
+    './lib/modules/*/kernel/drivers/virtio/virtio.ko' \
+    './lib/modules/*/kernel/drivers/virtio/virtio_ring.ko' \
+    './lib/modules/*/kernel/drivers/virtio/virtio_pci.ko' \
+    './lib/modules/*/kernel/drivers/virtio/virtio_pci_legacy_dev.ko' \
+    './lib/modules/*/kernel/drivers/virtio/virtio_pci_modern_dev.ko' \
+    './lib/modules/*/kernel/drivers/char/virtio_console.ko' 2>/dev/null; then
+    info "warning: virtio modules not found in $DEB; the guest agent needs an ISA serial port"
+fi
 
 KIMG=$(find "$KX/boot" -maxdepth 1 -type f -name 'vmlinuz-*' -print | head -n1)
 [ -n "$KIMG" ] || die "no boot/vmlinuz-* in '$DEB'"
@@ -249,7 +264,10 @@ while IFS= read -r applet; do
 done <"$ROOT/.applets"
 rm -f -- "$ROOT/.applets"
 ln -s bin "$ROOT/sbin"
-for mod in evdev button; do
+# In load order: the ACPI power button, then virtio-serial (virtio_console
+# and what it needs) for the guest agent's default port.
+for mod in evdev button virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
+    virtio_pci virtio_console; do
     kmod=$(find "$KX/lib/modules" -name "$mod.ko" -print 2>/dev/null | head -n1)
     if [ -n "$kmod" ]; then
         mkdir -p "$ROOT/lib/modules"
@@ -285,6 +303,19 @@ for lib in $(printf '%s\n' "$qga_libs" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^
     cp -L -- "$lib" "$ROOT$lib"
 done
 mkdir -p "$ROOT/var/run"
+# qemu-ga's guest-shutdown runs /sbin/shutdown, which busybox lacks.
+rm -f -- "$ROOT/bin/shutdown"
+cat >"$ROOT/bin/shutdown" <<'EOF_SHUTDOWN'
+#!/bin/sh
+# qemu-ga runs "shutdown -P|-H|-r +0 message"; act at once.
+sync
+case $1 in
+    -r) exec reboot -f ;;
+    -H) exec halt -f ;;
+    *) exec poweroff -f ;;
+esac
+EOF_SHUTDOWN
+chmod 0755 "$ROOT/bin/shutdown"
 
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\n' >"$ROOT/etc/group"
@@ -341,15 +372,36 @@ if [ "\$flood" -gt 0 ]; then
     done
 fi
 
+# virtio-serial, for the guest agent's port (harmless without the device).
+for mod in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console; do
+    [ -f /lib/modules/\$mod.ko ] && insmod /lib/modules/\$mod.ko 2>/dev/null
+done
+
 echo $READY_MARKER
 
-# QEMU's guest agent on the second serial port, when it is a real UART
-# (the 8250 driver lists four ports either way; a missing one reports
-# uart:unknown). Its messages go to a file, never to the console.
+# QEMU's guest agent: on the virtio-serial port named
+# org.qemu.guest_agent.0 if there is one (no udev here: the
+# /dev/virtio-ports link is made by hand), else on the second serial port
+# when it is a real UART (the 8250 driver lists four ports either way; a
+# missing one reports uart:unknown). Its messages go to a file, never to
+# the console. /bin/start-qemu-ga starts it again (tests kill it).
+cat >/bin/start-qemu-ga <<'EOF_QGA'
+#!/bin/sh
+for port in /sys/class/virtio-ports/*; do
+    [ "\$(cat "\$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+    mkdir -p /dev/virtio-ports
+    ln -sf "/dev/\${port##*/}" /dev/virtio-ports/org.qemu.guest_agent.0
+    exec qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /tmp \\
+        -f /tmp/qemu-ga.pid -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1
+done
 if grep -q '^1: uart:16550A' /proc/tty/driver/serial 2>/dev/null; then
-    qemu-ga -m isa-serial -p /dev/ttyS1 -t /tmp -f /tmp/qemu-ga.pid \
-        -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1 &
+    exec qemu-ga -m isa-serial -p /dev/ttyS1 -t /tmp -f /tmp/qemu-ga.pid \\
+        -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1
 fi
+exit 1
+EOF_QGA
+chmod 0755 /bin/start-qemu-ga
+start-qemu-ga &
 
 # Interactive shell on the console. cttyhack reopens the real console device
 # (/dev/ttyS0) so the shell gets a controlling terminal (job control, ^C).

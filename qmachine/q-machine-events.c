@@ -109,6 +109,30 @@ waiter_matches (Waiter     *w,
   return FALSE;
 }
 
+/* Worker thread: what the guest agent needs to know of the guest. */
+static void
+machine_notice_agent (Run        *run,
+                      JsonObject *event)
+{
+  const char *name = q_json_get_string (event, "event");
+
+  if (g_strcmp0 (name, "SHUTDOWN") == 0 || g_strcmp0 (name, "RESET") == 0)
+    q_guest_agent_notice (run->agent, AGENT_NOTICE_GUEST_RESET);
+  else if (g_strcmp0 (name, "SUSPEND") == 0 || g_strcmp0 (name, "SUSPEND_DISK") == 0)
+    q_guest_agent_notice (run->agent, AGENT_NOTICE_GUEST_SUSPENDED);
+  else if (g_strcmp0 (name, "VSERPORT_CHANGE") == 0)
+    {
+      JsonObject *data = q_json_get_object (event, "data");
+      JsonNode *open = data ? json_object_get_member (data, "open") : NULL;
+
+      if (g_strcmp0 (q_json_get_string (data, "id"), Q_AGENT_DEVICE_ID) == 0 &&
+          open != NULL && JSON_NODE_HOLDS_VALUE (open) &&
+          json_node_get_value_type (open) == G_TYPE_BOOLEAN)
+        q_guest_agent_notice (run->agent, json_node_get_boolean (open) ? AGENT_NOTICE_PORT_OPENED
+                                                                        : AGENT_NOTICE_PORT_CLOSED);
+    }
+}
+
 /* Worker thread, from the QMP client's event hook, in arrival order. The
  * hook's data is a reference to the run. */
 void
@@ -116,9 +140,15 @@ machine_event_hook (JsonObject *event,
                     gpointer    user_data)
 {
   Run *run = user_data;
-  g_autoptr(QMachine) self = q_box_dup (run->box);
+  g_autoptr(QMachine) self = NULL;
   Waiter *taken = NULL;
   guint dropped = 0;
+
+  /* Set before the run was scheduled; the run holds it. */
+  if (run->agent != NULL)
+    machine_notice_agent (run, event);
+
+  self = q_box_dup (run->box);
 
   if (self == NULL)
     return;

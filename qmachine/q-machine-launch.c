@@ -33,7 +33,6 @@
 #include "q-util-private.h"
 
 /* The longest unix socket path taken (see the monitor address check). */
-#define MAX_UNIX_PATH ((int)sizeof (((struct sockaddr_un *)NULL)->sun_path) - 2)
 
 /* ------------------------------------------------------------------------ */
 /* Launch (worker thread part)                                              */
@@ -491,6 +490,8 @@ launch_spawn (gpointer data)
     g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->monitor_theirs), run->monitor_target);
   if (run->console_theirs >= 0)
     g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->console_theirs), run->console_target);
+  if (run->agent_theirs >= 0)
+    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->agent_theirs), run->agent_target);
   for (guint i = 0; i < run->extra_fds->len; i++)
     {
       ExtraFd *x = &g_array_index (run->extra_fds, ExtraFd, i);
@@ -699,6 +700,23 @@ machine_build_argv (QMachine *self,
           g_ptr_array_add (argv, g_strdup_printf ("%s,chardev=console", self->console_device_type));
         }
     }
+  if (self->agent_set)
+    {
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv, g_strdup_printf ("socket,id=" Q_AGENT_DEVICE_ID ",fd=%d",
+                                              run ? run->agent_target : 5));
+      g_ptr_array_add (argv, g_strdup ("-device"));
+      if (self->agent_port == Q_GUEST_AGENT_PORT_ISA_SERIAL)
+        g_ptr_array_add (argv, g_strdup ("isa-serial,chardev=" Q_AGENT_DEVICE_ID));
+      else
+        {
+          g_ptr_array_add (argv, g_strdup ("virtio-serial,id=" Q_AGENT_DEVICE_ID "-bus"));
+          g_ptr_array_add (argv, g_strdup ("-device"));
+          g_ptr_array_add (argv, g_strdup ("virtserialport,bus=" Q_AGENT_DEVICE_ID "-bus.0,"
+                                           "chardev=" Q_AGENT_DEVICE_ID ",id=" Q_AGENT_DEVICE_ID ","
+                                           "name=org.qemu.guest_agent.0"));
+        }
+    }
   for (guint i = 0; i + 1 < self->args->len; i++)
     g_ptr_array_add (argv, g_strdup (g_ptr_array_index (self->args, i)));
   g_ptr_array_add (argv, NULL);
@@ -806,21 +824,8 @@ machine_prepare_run (QMachine  *self,
               return NULL;
             }
 
-          /* GUnixSocketAddress keeps at most 107 bytes of a path and cuts
-           * a longer one short without a word: bound, the socket would
-           * appear at another path. A path of 107 bytes may be such a cut,
-           * so 106 is the longest taken. */
-          if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address) &&
-              g_unix_socket_address_get_path_len (G_UNIX_SOCKET_ADDRESS (self->monitor_address)) >
-                MAX_UNIX_PATH)
-            {
-              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                           "The monitor socket path %s… is too long: unix socket paths "
-                           "can have at most %d bytes here; use a shorter one",
-                           g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)),
-                           MAX_UNIX_PATH);
-              return NULL;
-            }
+          if (!q_check_socket_address (self->monitor_address, "monitor socket path", error))
+            return NULL;
 
           run->listener = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
           if (run->listener == NULL)
@@ -881,6 +886,25 @@ machine_prepare_run (QMachine  *self,
                                     run->console_drained,
                                     self->console_buffer_size,
                                     g_steal_fd (&run->console_log_fd));
+    }
+
+  if (self->agent_set)
+    {
+      g_autoptr(GSocket) socket = NULL;
+      g_autoptr(GSocketConnection) connection = NULL;
+      int ours = -1;
+
+      if (!make_socketpair (&ours, &run->agent_theirs, error))
+        return NULL;
+      run->agent_target = pick_target (run->extra_fds, &next_target);
+      socket = g_socket_new_from_fd (ours, error);
+      if (socket == NULL)
+        {
+          q_close_fd (&ours);
+          return NULL;
+        }
+      connection = g_socket_connection_factory_create_connection (socket);
+      run->agent = q_guest_agent_new_with_context (G_IO_STREAM (connection), self->owner_context);
     }
 
   if (self->qmp_enabled && monitor_chardev == NULL)
@@ -1147,7 +1171,8 @@ q_machine_get_full_args (QMachine *self)
       int mon = self->monitor_address ? -1 : pick_target (taken, &next);
       Run preview = { 0 };
 
-      preview.console_target = pick_target (taken, &next);
+      preview.console_target = self->console_set ? pick_target (taken, &next) : -1;
+      preview.agent_target = self->agent_set ? pick_target (taken, &next) : -1;
       chardev = machine_plan_monitor (self, mon);
       machine_set_full_args_locked (self, machine_build_argv (self, &preview, &chardev));
     }
@@ -1249,6 +1274,7 @@ q_machine_launch_async (QMachine            *self,
 
   self->run = run;
   g_set_object (&self->console, run->console);
+  g_set_object (&self->agent, run->agent);
   if (self->qmp_client != NULL)
     self->dropped_signals += q_qmp_client_get_dropped_events (self->qmp_client);
   g_clear_object (&self->qmp_client);

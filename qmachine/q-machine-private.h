@@ -20,11 +20,15 @@
 #pragma once
 
 #include "q-console-private.h"
+#include "q-guest-agent-private.h"
 #include "q-machine.h"
 #include "q-qmp-client-private.h"
 #include "q-worker-private.h"
 
 G_BEGIN_DECLS
+
+/* The guest agent's chardev and port (VSERPORT_CHANGE names the port). */
+#define Q_AGENT_DEVICE_ID "qmachine-ga"
 
 typedef struct
 {
@@ -79,6 +83,9 @@ struct _Run
   gboolean         console_drained;
   int              console_log_fd;
   int              console_target;
+  int              agent_theirs;
+  int              agent_target;
+  QGuestAgent     *agent;
   GArray          *extra_fds;        /* ExtraFd */
   char            *unix_path;        /* socket file to remove */
   char            *temp_dir;         /* to remove (owned by the run once launched) */
@@ -136,12 +143,15 @@ struct _QMachine
   gboolean         drain_console;
   char            *console_log;
   guint            console_buffer_size;
+  gboolean         agent_set;
+  QGuestAgentPort  agent_port;
 
   /* Runtime state: the machine mutex (never held while calling out). */
   GMutex           mutex;
   QMachineState    state;
   Run             *run;
   QConsole        *console;          /* of the current or last run */
+  QGuestAgent     *agent;            /* of the current or last run */
   QQmpClient      *qmp_client;       /* of the current or last run */
   char           **full_args;
   GPtrArray       *old_full_args;    /* returned earlier: valid until finalize */

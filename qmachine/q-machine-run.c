@@ -71,6 +71,7 @@ run_new (QMachine *self)
   g_atomic_ref_count_init (&run->ref_count);
   run->box = q_box_ref (self->box);
   run->log_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
+  run->agent_theirs = run->agent_target = -1;
   run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
   run->qmp_enabled = self->qmp_enabled;
@@ -152,8 +153,15 @@ run_cleanup_files (Run *run)
   q_close_fd (&run->console_ours);
   q_close_fd (&run->console_theirs);
   q_close_fd (&run->console_log_fd);
+  q_close_fd (&run->agent_theirs);
   if (run->console != NULL)
     q_console_close (run->console);
+  if (run->agent != NULL)
+    {
+      g_autoptr(GError) gone = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                            "QEMU is gone");
+      q_guest_agent_fail (run->agent, gone);
+    }
   if (run->listener != NULL)
     g_socket_close (run->listener, NULL);
   g_clear_object (&run->listener);
@@ -192,6 +200,7 @@ run_unref (Run *run)
   /* The client's hooks held a reference: they are gone by now. */
   g_clear_object (&run->qmp);
   g_clear_object (&run->console);
+  g_clear_object (&run->agent);
   g_clear_error (&run->launch_error);
   g_clear_object (&run->launch_cancellable);
   g_clear_pointer (&run->finish_tasks, g_ptr_array_unref);

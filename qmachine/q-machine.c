@@ -201,6 +201,7 @@ q_machine_finalize (GObject *object)
   g_clear_pointer (&self->console_device_type, g_free);
   g_clear_pointer (&self->console_log, g_free);
   g_clear_object (&self->console);
+  g_clear_object (&self->agent);
   g_clear_object (&self->qmp_client);
   for (guint i = 0; i < self->extra_fds->len; i++)
     q_close_fd (&g_array_index (self->extra_fds, ExtraFd, i).fd);
@@ -1354,6 +1355,61 @@ q_machine_get_console (QMachine *self)
 
   g_mutex_lock (&self->mutex);
   ret = self->console;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_add_guest_agent:
+ * @self: a `QMachine`
+ * @port: the device that carries the agent's channel
+ *
+ * Gives the guest a channel for QEMU's guest agent, `qemu-ga`: a
+ * socketpair behind `-chardev socket,id=qmachine-ga,fd=N` and, for
+ * %Q_GUEST_AGENT_PORT_VIRTIO_SERIAL, `-device virtio-serial` with a
+ * `virtserialport` named `org.qemu.guest_agent.0` (id `qmachine-ga`),
+ * or, for %Q_GUEST_AGENT_PORT_ISA_SERIAL, `-device isa-serial` (the
+ * next free serial port). After each launch,
+ * [method@QMachine.Machine.get_guest_agent] gives the client; the machine
+ * tells it when the guest shuts down, resets or suspends and when the
+ * virtio port opens or closes. Call before launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_add_guest_agent (QMachine        *self,
+                           QGuestAgentPort  port)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (port == Q_GUEST_AGENT_PORT_VIRTIO_SERIAL || port == Q_GUEST_AGENT_PORT_ISA_SERIAL);
+
+  self->agent_set = TRUE;
+  self->agent_port = port;
+}
+
+/**
+ * q_machine_get_guest_agent:
+ * @self: a `QMachine`
+ *
+ * Gets the guest agent client of the current or last launch (see
+ * [method@QMachine.Machine.add_guest_agent]). After shutdown its commands
+ * fail at once; the next launch replaces it.
+ *
+ * Returns: (transfer none) (nullable): the agent client, or %NULL when the
+ *   machine has no agent channel or was never launched
+ *
+ * Since: 1.0
+ */
+QGuestAgent *
+q_machine_get_guest_agent (QMachine *self)
+{
+  QGuestAgent *ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  ret = self->agent;
   g_mutex_unlock (&self->mutex);
 
   return ret;

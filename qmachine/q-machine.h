@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "q-console.h"
+#include "q-guest-agent.h"
 #include "q-qmp-client.h"
 #include "q-version-macros.h"
 
@@ -174,6 +175,11 @@ void                 q_machine_set_console_buffer_size (QMachine         *self,
                                                         guint             size);
 QMACHINE_AVAILABLE_IN_ALL
 QConsole            *q_machine_get_console        (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_add_guest_agent    (QMachine              *self,
+                                                   QGuestAgentPort        port);
+QMACHINE_AVAILABLE_IN_ALL
+QGuestAgent         *q_machine_get_guest_agent    (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_monitor_null   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL

@@ -118,7 +118,7 @@ q_qmp_client_constructed (GObject *object)
   G_OBJECT_CLASS (q_qmp_client_parent_class)->constructed (object);
 
   self->box = q_box_new (self);
-  self->core = core_new (self->stream, context, self->box, client_dispatch);
+  self->core = core_new (self->stream, context, self->box, client_dispatch, FALSE);
 }
 
 static void
@@ -545,43 +545,6 @@ negotiate_cancelled_cb (GCancellable *cancellable,
   q_worker_schedule (core_do_negotiate_cancel, r, (GDestroyNotify)request_free);
 }
 
-typedef struct
-{
-  Request      *request;
-  GCancellable *cancellable;
-  gulong        handler;
-} CancelLink;
-
-static void
-cancel_link_free (CancelLink *link)
-{
-  if (link->handler != 0)
-    g_cancellable_disconnect (link->cancellable, link->handler);
-  g_clear_object (&link->cancellable);
-  request_free (link->request);
-  g_free (link);
-}
-
-/* Connects @cancellable for the life of @task; the link goes with the
- * task's data, so it is disconnected once the task is done with. */
-static void
-link_cancellable (GTask        *task,
-                  GCancellable *cancellable,
-                  Request      *request,
-                  GCallback     callback)
-{
-  CancelLink *link = g_new0 (CancelLink, 1);
-
-  link->request = request;
-  if (cancellable != NULL)
-    {
-      link->cancellable = g_object_ref (cancellable);
-      link->handler = g_cancellable_connect (cancellable, callback, request, NULL);
-    }
-  g_object_set_data_full (G_OBJECT (task), "q-cancel-link", link,
-                          (GDestroyNotify)cancel_link_free);
-}
-
 /**
  * q_qmp_client_negotiate_async:
  * @self: a `QQmpClient`
@@ -619,7 +582,7 @@ q_qmp_client_negotiate_async (QQmpClient          *self,
 
   cr = request_new (self->core);
   cr->task_key = task;
-  link_cancellable (task, cancellable, cr, G_CALLBACK (negotiate_cancelled_cb));
+  core_link_cancellable (task, cancellable, cr, G_CALLBACK (negotiate_cancelled_cb));
 
   r = request_new (self->core);
   r->task = g_steal_pointer (&task);
@@ -681,79 +644,6 @@ q_qmp_client_negotiate (QQmpClient          *self,
   return q_qmp_client_negotiate_finish (self, result, error);
 }
 
-static void
-execute_common (QQmpClient          *self,
-                const char          *command,
-                JsonObject          *arguments,
-                QQmpExecuteFlags     flags,
-                GUnixFDList         *fds,
-                int                  timeout_msec,
-                gboolean             raw,
-                gpointer             source_tag,
-                GCancellable        *cancellable,
-                GAsyncReadyCallback  callback,
-                gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  Request *r;
-  Request *cr;
-  Pending *p;
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_name (task, raw ? "[qmachine] qmp execute-raw" : "[qmachine] qmp execute");
-  /* We return cancellation ourselves, but keep the slot for the reply. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 &&
-      (self->core->socket == NULL ||
-       g_socket_get_family (self->core->socket) != G_SOCKET_FAMILY_UNIX))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               "Passing file descriptors needs a GSocketConnection "
-                               "on a unix socket");
-      return;
-    }
-
-  /* Ids are allocated here (any thread); the counter is atomic. */
-  p = pending_new (self->core, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0);
-  {
-    gsize len;
-    const guint8 *bytes = g_bytes_get_data (p->bytes, &len);
-    GError *error = NULL;
-
-    /* Without its line feed. */
-    if (!q_qmp_json_check_outgoing (command, bytes, len - 1, &error))
-      {
-        pending_free (p);
-        g_task_return_error (task, error);
-        return;
-      }
-  }
-  p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
-  p->raw = raw;
-  p->task = g_object_ref (task);
-  p->timeout_msec = timeout_msec;
-  if (timeout_msec >= 0)
-    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
-
-  cr = request_new (self->core);
-  cr->id = g_strdup (p->id);
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      request_free (cr);
-      pending_free (p);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "The QMP command %s was cancelled", command);
-      return;
-    }
-  link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
-
-  r = request_new (self->core);
-  r->pending = p;
-  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
-}
-
 /**
  * q_qmp_client_execute_async:
  * @self: a `QQmpClient`
@@ -798,8 +688,9 @@ q_qmp_client_execute_async (QQmpClient          *self,
   g_return_if_fail (!fds || G_IS_UNIX_FD_LIST (fds));
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  execute_common (self, command, arguments, flags, fds, -1, FALSE,
-                  q_qmp_client_execute_async, cancellable, callback, user_data);
+  core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
+                      fds, -1, FALSE, FALSE, q_qmp_client_execute_async,
+                      cancellable, callback, user_data);
 }
 
 /**
@@ -900,8 +791,9 @@ q_qmp_client_execute_raw_async (QQmpClient          *self,
   g_return_if_fail (!fds || G_IS_UNIX_FD_LIST (fds));
   g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
 
-  execute_common (self, command, arguments, flags, fds, -1, TRUE,
-                  q_qmp_client_execute_raw_async, cancellable, callback, user_data);
+  core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
+                      fds, -1, TRUE, FALSE,
+                      q_qmp_client_execute_raw_async, cancellable, callback, user_data);
 }
 
 /**
@@ -1161,7 +1053,8 @@ q_qmp_client_execute_full_async (QQmpClient          *self,
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
   g_return_if_fail (command != NULL);
 
-  execute_common (self, command, arguments, flags, fds, timeout_msec, raw,
-                  raw ? (gpointer)q_qmp_client_execute_raw_async : (gpointer)q_qmp_client_execute_async,
-                  cancellable, callback, user_data);
+  core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
+                      fds, timeout_msec, raw, FALSE,
+                      raw ? (gpointer)q_qmp_client_execute_raw_async : (gpointer)q_qmp_client_execute_async,
+                      cancellable, callback, user_data);
 }

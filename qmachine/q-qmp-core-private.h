@@ -40,12 +40,18 @@ typedef struct
   gboolean     raw;
   gboolean     oob;
   gboolean     sent;
+  /* Guest agent dialect only. */
+  gboolean     sync;         /* guest-sync-delimited of the core's own */
+  gint64       sync_value;   /* the random id it carries */
+  gboolean     barrier;      /* a user's sync: no bytes, done once in step */
+  gboolean     no_reply;     /* guest-shutdown, guest-suspend-*: no reply on success */
 } Pending;
 
 typedef enum
 {
   EMIT_EVENT,
   EMIT_CLOSED,
+  EMIT_AGENT_STATE,
 } EmitKind;
 
 typedef struct
@@ -54,7 +60,17 @@ typedef struct
   char       *name;
   JsonObject *object;
   GError     *error;
+  gboolean    up;            /* EMIT_AGENT_STATE */
 } Emission;
+
+/* What the machine tells a guest agent's core (worker thread). */
+typedef enum
+{
+  AGENT_NOTICE_GUEST_RESET,      /* RESET or SHUTDOWN: the agent is gone */
+  AGENT_NOTICE_GUEST_SUSPENDED,  /* SUSPEND, SUSPEND_DISK */
+  AGENT_NOTICE_PORT_OPENED,      /* VSERPORT_CHANGE open: true */
+  AGENT_NOTICE_PORT_CLOSED,      /* VSERPORT_CHANGE open: false */
+} AgentNotice;
 
 typedef struct _Core Core;
 struct _Core
@@ -69,6 +85,7 @@ struct _Core
   GOutputStream   *output;
   GSocket         *socket;           /* nullable: only for GSocketConnection */
   GCancellable    *io_cancellable;
+  gboolean         agent;            /* the guest agent's dialect (QGuestAgent) */
 
   /* Worker thread only. */
   QQmpFramer       framer;
@@ -94,6 +111,9 @@ struct _Core
   QQmpClosedHook   closed_hook;
   gpointer         hook_data;
   GDestroyNotify   hook_destroy;
+  gboolean         agent_synced;      /* agent: the stream is known to be in step */
+  gboolean         agent_up;          /* agent: it answered last (or its port opened) */
+  guint            agent_sync_attempts;
 
   /* Atomic: ids are made on any thread. */
   int              id_counter;
@@ -126,7 +146,8 @@ typedef struct
 Core     *core_new                 (GIOStream    *stream,
                                     GMainContext *owner_context,
                                     QBox         *box,
-                                    QDispatchFunc dispatch);
+                                    QDispatchFunc dispatch,
+                                    gboolean      agent);
 Core     *core_ref                 (Core         *core);
 void      core_unref               (Core         *core);
 char     *core_next_id             (Core         *core);
@@ -149,6 +170,28 @@ gboolean  core_do_close            (gpointer      data);
 gboolean  core_do_fail             (gpointer      data);
 void      core_execute_cancelled_cb (GCancellable *cancellable,
                                      gpointer      data);
+void      core_link_cancellable    (GTask        *task,
+                                    GCancellable *cancellable,
+                                    Request      *request,
+                                    GCallback     callback);
+void      core_agent_notice        (Core         *core,
+                                    AgentNotice   notice);
+
+/* Starts a command (any thread); what QQmpClient and QGuestAgent share.
+ * @source_object becomes the task's source. */
+void      core_execute_async       (Core               *core,
+                                    gpointer            source_object,
+                                    const char         *command,
+                                    JsonObject         *arguments,
+                                    gboolean            oob,
+                                    GUnixFDList        *fds,
+                                    int                 timeout_msec,
+                                    gboolean            raw,
+                                    gboolean            barrier,
+                                    gpointer            source_tag,
+                                    GCancellable       *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer            user_data);
 
 Pending  *pending_new              (Core         *core,
                                     const char   *command,

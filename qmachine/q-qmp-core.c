@@ -140,6 +140,17 @@ take_task_return_boolean (GTask    **slot,
   g_object_unref (task);
 }
 
+static void
+take_task_return_pointer (GTask          **slot,
+                          gpointer         value,
+                          GDestroyNotify   destroy)
+{
+  GTask *task = g_steal_pointer (slot);
+
+  g_task_return_pointer (task, value, destroy);
+  g_object_unref (task);
+}
+
 #define take_task_return_new_error(slot, domain, code, ...) \
   take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
 
@@ -150,6 +161,8 @@ static gboolean core_write_one (Core       *core);
 static void core_read_next   (Core         *core);
 static void core_op_done     (Core         *core);
 static void core_arm_deadline (Core        *core);
+static void core_agent_abandon (Core       *core,
+                                Pending    *p);
 
 /* ------------------------------------------------------------------------ */
 /* Pending commands and emissions                                           */
@@ -213,7 +226,8 @@ Core *
 core_new (GIOStream     *stream,
           GMainContext  *owner_context,
           QBox          *box,
-          QDispatchFunc  dispatch)
+          QDispatchFunc  dispatch,
+          gboolean       agent)
 {
   Core *core = g_new0 (Core, 1);
 
@@ -226,6 +240,14 @@ core_new (GIOStream     *stream,
   core->max_message_size = Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE;
   core->max_queued_events = MAX_QUEUED_EMISSIONS;
   q_qmp_framer_init (&core->framer, core->max_message_size);
+  if (agent)
+    {
+      /* No greeting, no capabilities: commands go at once, each behind a
+       * resynchronisation when the stream may be out of step. */
+      core->agent = TRUE;
+      core->negotiated = TRUE;
+      q_qmp_framer_set_agent (&core->framer);
+    }
 
   if (stream == NULL)
     {
@@ -234,7 +256,8 @@ core_new (GIOStream     *stream,
       core->closed = TRUE;
       core->stream_closed = TRUE;
       core->closed_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
-                                        "The QMP client was created without a stream");
+                                        agent ? "The guest agent was created without a stream"
+                                              : "The QMP client was created without a stream");
       return core;
     }
 
@@ -456,12 +479,21 @@ core_handle_return (Core       *core,
 
 static void
 core_greeting_arrived (Core *core);
+static void
+core_agent_handle_message (Core       *core,
+                           JsonObject *message);
 
 static void
 core_handle_message (Core       *core,
                      JsonObject *message)
 {
   JsonNode *node;
+
+  if (core->agent)
+    {
+      core_agent_handle_message (core, message);
+      return;
+    }
 
   if (json_object_has_member (message, "QMP"))
     {
@@ -550,7 +582,7 @@ core_handle_frame (JsonObject *message,
 {
   Core *core = user_data;
 
-  if (traffic_logged ())
+  if (message != NULL && traffic_logged ())
     log_traffic (core, FALSE, message);
   core_handle_message (core, message);
   return !core->closed;
@@ -863,10 +895,15 @@ core_write_next (Core *core)
 
 /* Starts writing the next command that may go. Returns TRUE when it was
  * written at once and the next may follow. */
+static gboolean core_agent_write_one (Core *core);
+
 static gboolean
 core_write_one (Core *core)
 {
   Pending *p;
+
+  if (core->agent)
+    return core_agent_write_one (core);
 
   if (g_queue_is_empty (&core->outq))
     {
@@ -1001,12 +1038,19 @@ core_close (Core         *core,
   if (error != NULL)
     fail = g_error_copy (error);
   else
-    fail = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QMP connection was closed");
+    fail = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                        core->agent ? "The guest agent connection was closed"
+                                    : "The QMP connection was closed");
 
-  /* Fail everything that waits, in the order it was sent. */
+  /* Fail everything that waits, in the order it was sent. A command that
+   * never replies on success (guest-shutdown) is done when the channel
+   * goes: the guest went down with it. */
   while ((p = g_queue_pop_head (&core->sent)))
     {
-      if (p->task != NULL)
+      if (p->task != NULL && p->no_reply)
+        take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
+                                  (GDestroyNotify)json_node_unref);
+      else if (p->task != NULL)
         take_task_return_error (&p->task, g_error_copy (fail));
       g_hash_table_remove (core->pending, p->id);
     }
@@ -1105,6 +1149,8 @@ core_do_execute (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
+  if (p->barrier)
+    core->agent_synced = FALSE;   /* a user's sync resynchronises */
   g_hash_table_insert (core->pending, p->id, p);
   g_queue_push_tail (&core->outq, p);
   if (p->deadline != 0 && (core->deadline_source == NULL || p->deadline < core->deadline_armed))
@@ -1132,16 +1178,30 @@ core_deadline_cb (gpointer data)
 
   g_hash_table_iter_init (&iter, core->pending);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
-    if (p->task != NULL && p->deadline != 0 && p->deadline <= now)
+    if ((p->task != NULL || p->sync) && p->deadline != 0 && p->deadline <= now)
       g_ptr_array_add (expired, p);
 
   for (guint i = 0; i < expired->len; i++)
     {
       p = g_ptr_array_index (expired, i);
-      take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                  "No reply to the QMP command %s within %d ms",
-                                  p->command, p->timeout_msec);
-      if (!p->sent)
+      if (p->task == NULL)
+        ;   /* the core's own resynchronisation */
+      else if (!core->agent)
+        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                    "No reply to the QMP command %s within %d ms",
+                                    p->command, p->timeout_msec);
+      else if (p->sent)
+        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                    "No reply from the guest agent to %s within %d ms",
+                                    p->command, p->timeout_msec);
+      else
+        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                    "The guest agent did not answer within %d ms, so %s was "
+                                    "not sent (is qemu-ga running in the guest?)",
+                                    p->timeout_msec, p->command);
+      if (core->agent && p->sent)
+        core_agent_abandon (core, p);
+      else if (!p->sent)
         {
           /* Never written: no reply will come, forget it. */
           g_queue_remove (&core->outq, p);
@@ -1152,6 +1212,8 @@ core_deadline_cb (gpointer data)
     }
 
   core_arm_deadline (core);
+  if (core->agent)
+    core_write_next (core);
   return G_SOURCE_REMOVE;
 }
 
@@ -1169,7 +1231,7 @@ core_arm_deadline (Core *core)
 
   g_hash_table_iter_init (&iter, core->pending);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
-    if (p->task != NULL && p->deadline != 0 && (earliest == 0 || p->deadline < earliest))
+    if ((p->task != NULL || p->sync) && p->deadline != 0 && (earliest == 0 || p->deadline < earliest))
       earliest = p->deadline;
   if (earliest == 0)
     return;
@@ -1191,9 +1253,16 @@ core_do_cancel (gpointer data)
     return G_SOURCE_REMOVE;
 
   take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           "The QMP command %s was cancelled", p->command);
+                              core->agent ? "The guest agent command %s was cancelled"
+                                          : "The QMP command %s was cancelled", p->command);
 
-  if (!p->sent)
+  if (core->agent && p->sent)
+    {
+      /* The agent may never answer: do not wait for it. */
+      core_agent_abandon (core, p);
+      core_write_next (core);
+    }
+  else if (!p->sent)
     {
       /* Never written: no reply will come, forget it. */
       g_queue_remove (&core->outq, p);
@@ -1488,3 +1557,378 @@ core_greeting_arrived (Core *core)
     core_send_capabilities (core);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Starting commands (any thread)                                           */
+
+typedef struct
+{
+  Request      *request;
+  GCancellable *cancellable;
+  gulong        handler;
+} CancelLink;
+
+static void
+cancel_link_free (CancelLink *link)
+{
+  if (link->handler != 0)
+    g_cancellable_disconnect (link->cancellable, link->handler);
+  g_clear_object (&link->cancellable);
+  request_free (link->request);
+  g_free (link);
+}
+
+/* Connects @cancellable for the life of @task; the link goes with the
+ * task's data, so it is disconnected once the task is done with. */
+void
+core_link_cancellable (GTask        *task,
+                       GCancellable *cancellable,
+                       Request      *request,
+                       GCallback     callback)
+{
+  CancelLink *link = g_new0 (CancelLink, 1);
+
+  link->request = request;
+  if (cancellable != NULL)
+    {
+      link->cancellable = g_object_ref (cancellable);
+      link->handler = g_cancellable_connect (cancellable, callback, request, NULL);
+    }
+  g_object_set_data_full (G_OBJECT (task), "q-cancel-link", link,
+                          (GDestroyNotify)cancel_link_free);
+}
+
+/* Any thread. */
+void
+core_execute_async (Core               *core,
+                    gpointer            source_object,
+                    const char         *command,
+                    JsonObject         *arguments,
+                    gboolean            oob,
+                    GUnixFDList        *fds,
+                    int                 timeout_msec,
+                    gboolean            raw,
+                    gboolean            barrier,
+                    gpointer            source_tag,
+                    GCancellable       *cancellable,
+                    GAsyncReadyCallback callback,
+                    gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Request *r;
+  Request *cr;
+  Pending *p;
+
+  task = g_task_new (source_object, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, core->agent ? "[qmachine] guest agent execute"
+                   : raw ? "[qmachine] qmp execute-raw" : "[qmachine] qmp execute");
+  /* We return cancellation ourselves, but keep the slot for the reply. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 &&
+      (core->socket == NULL ||
+       g_socket_get_family (core->socket) != G_SOCKET_FAMILY_UNIX))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "Passing file descriptors needs a GSocketConnection "
+                               "on a unix socket");
+      return;
+    }
+
+  /* Ids are allocated here (any thread); the counter is atomic. */
+  if (barrier)
+    {
+      p = g_new0 (Pending, 1);
+      p->id = core_next_id (core);
+      p->command = g_strdup (command);
+      p->barrier = TRUE;
+    }
+  else
+    {
+      gsize len;
+      const guint8 *bytes;
+      GError *error = NULL;
+
+      p = pending_new (core, command, arguments, oob);
+      bytes = g_bytes_get_data (p->bytes, &len);
+      /* Without its line feed. */
+      if (!q_qmp_json_check_outgoing (command, bytes, len - 1, &error))
+        {
+          pending_free (p);
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  if (core->agent)
+    p->no_reply = g_strcmp0 (command, "guest-shutdown") == 0 ||
+                  g_str_has_prefix (command, "guest-suspend-");
+  p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
+  p->raw = raw;
+  p->task = g_object_ref (task);
+  p->timeout_msec = timeout_msec;
+  if (timeout_msec >= 0)
+    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
+
+  cr = request_new (core);
+  cr->id = g_strdup (p->id);
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      request_free (cr);
+      pending_free (p);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               core->agent ? "The guest agent command %s was cancelled"
+                                           : "The QMP command %s was cancelled", command);
+      return;
+    }
+  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
+
+  r = request_new (core);
+  r->pending = p;
+  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* The guest agent's dialect (worker thread)                                */
+
+/* qemu-ga has no greeting, no ids and no events, answers one command at a
+ * time, and restarts with the guest; garbage on its serial line or a reply
+ * that came too late would pair the next reply with the wrong command. So
+ * one command is in flight at a time, and before a command goes out on a
+ * stream that may be out of step (new, after a timeout, a cancel, a bad
+ * line, a reply nobody waited for, a reset) the core sends 0xFF and
+ * guest-sync-delimited with a random id, drops everything up to the 0xFF
+ * the agent writes before its answer, and then everything until the answer
+ * carrying that id. Unanswered, it tries again with a longer wait. */
+
+#define AGENT_SYNC_FIRST_MSEC 1000
+#define AGENT_SYNC_MAX_MSEC   8000
+
+static void
+core_agent_set_up (Core     *core,
+                   gboolean  up)
+{
+  Emission *e;
+
+  if (core->agent_up == up)
+    return;
+  core->agent_up = up;
+  e = g_new0 (Emission, 1);
+  e->kind = EMIT_AGENT_STATE;
+  e->up = up;
+  core_queue_emission (core, e);
+}
+
+static Pending *
+core_agent_sync_new (Core *core)
+{
+  g_autoptr(JsonObject) args = json_object_new ();
+  Pending *p;
+  GBytes *bytes;
+  gsize len;
+  const guint8 *data;
+  guint8 *buf;
+  gint64 wait_ms;
+
+  p = g_new0 (Pending, 1);
+  p->id = core_next_id (core);
+  p->command = g_strdup ("guest-sync-delimited");
+  p->sync = TRUE;
+  p->sync_value = g_random_int_range (1, G_MAXINT32);
+  json_object_set_int_member (args, "id", p->sync_value);
+
+  /* 0xFF first: the agent drops the partial input it may hold. */
+  bytes = serialize_command (p->command, args, FALSE, NULL);
+  data = g_bytes_get_data (bytes, &len);
+  buf = g_malloc (len + 1);
+  buf[0] = 0xFF;
+  memcpy (buf + 1, data, len);
+  p->bytes = g_bytes_new_take (buf, len + 1);
+  g_bytes_unref (bytes);
+
+  if (traffic_logged ())
+    {
+      g_autoptr(JsonObject) shown = json_object_new ();
+      json_object_set_string_member (shown, "execute", p->command);
+      json_object_set_object_member (shown, "arguments", json_object_ref (args));
+      log_traffic (core, TRUE, shown);
+    }
+
+  wait_ms = MIN ((gint64)AGENT_SYNC_FIRST_MSEC << MIN (core->agent_sync_attempts, 8),
+                 AGENT_SYNC_MAX_MSEC);
+  core->agent_sync_attempts++;
+  p->timeout_msec = (int)wait_ms;
+  p->deadline = g_get_monotonic_time () + wait_ms * 1000;
+  g_hash_table_insert (core->pending, p->id, p);
+
+  return p;
+}
+
+/* Forgets a written command whose reply will not be waited for: the
+ * stream is out of step until the next resynchronisation. */
+static void
+core_agent_abandon (Core    *core,
+                    Pending *p)
+{
+  g_assert (p->sent);
+  core->agent_synced = FALSE;
+  if (!p->barrier)
+    core_agent_set_up (core, FALSE);
+  g_queue_remove (&core->sent, p);
+  core->inband_in_flight--;
+  g_hash_table_remove (core->pending, p->id);
+}
+
+static gboolean
+core_agent_write_one (Core *core)
+{
+  Pending *p = g_queue_peek_head (&core->outq);
+
+  if (p == NULL)
+    {
+      if (core->closing)
+        core_close (core, NULL);
+      return FALSE;
+    }
+  if (core->inband_in_flight > 0)
+    return FALSE;
+
+  if (core->agent_synced)
+    {
+      g_queue_pop_head (&core->outq);
+      if (p->barrier)
+        {
+          /* A user's sync: the stream is in step now. */
+          if (p->task != NULL)
+            take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
+                                      (GDestroyNotify)json_node_unref);
+          g_hash_table_remove (core->pending, p->id);
+          return TRUE;
+        }
+    }
+  else
+    {
+      p = core_agent_sync_new (core);
+      if (core->deadline_source == NULL || p->deadline < core->deadline_armed)
+        core_arm_deadline (core);
+      /* Whatever arrives before the agent's 0xFF is stale. */
+      q_qmp_framer_skip_to_delimiter (&core->framer);
+    }
+
+  p->sent = TRUE;
+  g_queue_push_tail (&core->sent, p);
+  core->inband_in_flight++;
+  core->writing = TRUE;
+
+  return core_write_now (core, p->bytes);
+}
+
+static void
+core_agent_handle_message (Core       *core,
+                           JsonObject *message)
+{
+  Pending *p = g_queue_peek_head (&core->sent);
+  JsonNode *ret;
+
+  if (message == NULL)
+    {
+      /* A line that was not a message (the framer logged why). */
+      if (p == NULL || !p->sync)
+        core->agent_synced = FALSE;
+      return;
+    }
+
+  if (p == NULL)
+    {
+      g_debug ("Guest agent: message that no command waits for dropped");
+      core->agent_synced = FALSE;
+      return;
+    }
+
+  if (p->sync)
+    {
+      ret = json_object_get_member (message, "return");
+      if (ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
+          json_node_get_value_type (ret) == G_TYPE_INT64 &&
+          json_node_get_int (ret) == p->sync_value)
+        {
+          core->agent_synced = TRUE;
+          core->agent_sync_attempts = 0;
+          core_agent_set_up (core, TRUE);
+          core_finish_sent (core, p, NULL);
+        }
+      else
+        g_debug ("Guest agent: stale message dropped while resynchronising");
+      return;
+    }
+
+  if (!json_object_has_member (message, "return") && !json_object_has_member (message, "error"))
+    {
+      g_debug ("Guest agent: message of unknown kind dropped");
+      core->agent_synced = FALSE;
+      return;
+    }
+
+  core_agent_set_up (core, TRUE);
+  if (p->no_reply)
+    /* An error, or a success it was not supposed to send: either way the
+     * guest's state is in doubt. */
+    core->agent_synced = FALSE;
+  core_finish_sent (core, p, message);
+}
+
+/* What the machine saw happen to the guest or its agent's port. */
+void
+core_agent_notice (Core        *core,
+                   AgentNotice  notice)
+{
+  Pending *p;
+
+  g_assert (q_worker_is_current ());
+  g_assert (core->agent);
+
+  if (core->closed)
+    return;
+
+  p = g_queue_peek_head (&core->sent);
+
+  if (notice == AGENT_NOTICE_PORT_OPENED)
+    {
+      core_agent_set_up (core, TRUE);
+      /* A resynchronisation sent while nobody listened: start afresh. */
+      if (p != NULL && p->sync)
+        {
+          core->agent_sync_attempts = 0;
+          core_agent_abandon (core, p);
+          core_write_next (core);
+        }
+      return;
+    }
+
+  core->agent_synced = FALSE;
+  if (notice != AGENT_NOTICE_GUEST_SUSPENDED)
+    core_agent_set_up (core, FALSE);
+  if (p == NULL)
+    return;
+
+  if (p->no_reply)
+    {
+      /* guest-shutdown or guest-suspend-*: this is their success. */
+      if (p->task != NULL)
+        take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
+                                  (GDestroyNotify)json_node_unref);
+      core_agent_abandon (core, p);
+    }
+  else if (notice != AGENT_NOTICE_GUEST_SUSPENDED)
+    {
+      if (p->task != NULL)
+        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                    notice == AGENT_NOTICE_PORT_CLOSED
+                                    ? "The guest agent closed its port before answering %s"
+                                    : "The guest was reset or shut down before its agent answered %s",
+                                    p->command);
+      core_agent_abandon (core, p);
+    }
+  core_write_next (core);
+}

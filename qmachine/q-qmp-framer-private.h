@@ -25,10 +25,18 @@ typedef struct
   gsize       scanned;        /* bytes of inbuf known to hold no newline */
   JsonParser *parser;
   guint64     max_size;
+
+  /* Guest agent dialect (q_qmp_framer_set_agent): a bad line is dropped
+   * (the consumer is told with a NULL message) instead of ending the
+   * stream, and a 0xFF byte discards the partial line before it. */
+  gboolean    agent;
+  gboolean    skip_to_delimiter;  /* drop everything up to the next 0xFF */
+  gboolean    discarding;         /* inside a line over max_size: drop to its end */
 } QQmpFramer;
 
 /* Called for each message, in order; return FALSE to stop (the consumer
- * closed). @message is borrowed. */
+ * closed). @message is borrowed. In the agent dialect, @message is NULL
+ * for a line that was dropped (not strict JSON, not an object, too long). */
 typedef gboolean (*QQmpFramerFunc) (JsonObject *message,
                                     gpointer    user_data);
 
@@ -51,6 +59,9 @@ gboolean  q_qmp_json_check_outgoing (const char   *command,
 void      q_qmp_framer_init   (QQmpFramer     *framer,
                                guint64         max_size);
 void      q_qmp_framer_clear  (QQmpFramer     *framer);
+void      q_qmp_framer_set_agent (QQmpFramer  *framer);
+/* Agent dialect: what arrives before the next 0xFF is dropped. */
+void      q_qmp_framer_skip_to_delimiter (QQmpFramer *framer);
 gboolean  q_qmp_framer_push   (QQmpFramer     *framer,
                                const guint8   *data,
                                gsize           len,

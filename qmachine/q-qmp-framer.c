@@ -29,6 +29,19 @@ q_qmp_framer_clear (QQmpFramer *framer)
   g_clear_object (&framer->parser);
 }
 
+void
+q_qmp_framer_set_agent (QQmpFramer *framer)
+{
+  framer->agent = TRUE;
+}
+
+void
+q_qmp_framer_skip_to_delimiter (QQmpFramer *framer)
+{
+  g_assert (framer->agent);
+  framer->skip_to_delimiter = TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Strict JSON (RFC 8259), checked before json-glib sees anything          */
 
@@ -391,6 +404,12 @@ framer_parse_line (QQmpFramer      *framer,
   return TRUE;
 }
 
+static gboolean framer_push_agent (QQmpFramer     *framer,
+                                   const guint8   *data,
+                                   gsize           len,
+                                   QQmpFramerFunc  func,
+                                   gpointer        user_data);
+
 gboolean
 q_qmp_framer_push (QQmpFramer      *framer,
                    const guint8    *data,
@@ -401,6 +420,9 @@ q_qmp_framer_push (QQmpFramer      *framer,
 {
   gsize start = 0;
   gboolean stop = FALSE;
+
+  if (framer->agent)
+    return framer_push_agent (framer, data, len, func, user_data);
 
   g_byte_array_append (framer->inbuf, data, len);
 
@@ -442,4 +464,101 @@ too_big:
                "QMP message larger than the limit of %" G_GUINT64_FORMAT " bytes",
                framer->max_size);
   return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The guest agent's dialect                                                */
+
+/* The agent shares a serial line with whatever else the guest writes
+ * there, and restarts with the guest: a bad line is no reason to give up
+ * the channel. 0xFF never occurs in UTF-8 text; the agent writes it right
+ * before the reply to guest-sync-delimited, so it marks where the stream
+ * is known to be in step again. */
+
+/* Frames @data, which holds no 0xFF. Returns FALSE when the consumer
+ * stopped. */
+static gboolean
+framer_agent_segment (QQmpFramer     *framer,
+                      const guint8   *data,
+                      gsize           len,
+                      QQmpFramerFunc  func,
+                      gpointer        user_data)
+{
+  while (len > 0)
+    {
+      const guint8 *nl = memchr (data, '\n', len);
+      gsize take = nl ? (gsize)(nl - data) : len;
+      gboolean stop = FALSE;
+
+      if (framer->discarding)
+        {
+          /* The rest of a line already reported as too long. */
+          if (nl != NULL)
+            framer->discarding = FALSE;
+        }
+      else if (framer->inbuf->len + take > framer->max_size)
+        {
+          g_byte_array_set_size (framer->inbuf, 0);
+          framer->discarding = nl == NULL;
+          if (!func (NULL, user_data))
+            return FALSE;
+        }
+      else
+        {
+          g_byte_array_append (framer->inbuf, data, take);
+          if (nl != NULL)
+            {
+              g_autoptr(GError) error = NULL;
+
+              if (!framer_parse_line (framer, (const char *)framer->inbuf->data, framer->inbuf->len,
+                                      func, user_data, &stop, &error))
+                {
+                  g_debug ("Guest agent: line dropped: %s", error->message);
+                  stop = !func (NULL, user_data);
+                }
+              g_byte_array_set_size (framer->inbuf, 0);
+              if (stop)
+                return FALSE;
+            }
+        }
+
+      if (nl == NULL)
+        break;
+      len -= take + 1;
+      data += take + 1;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+framer_push_agent (QQmpFramer     *framer,
+                   const guint8   *data,
+                   gsize           len,
+                   QQmpFramerFunc  func,
+                   gpointer        user_data)
+{
+  while (len > 0)
+    {
+      const guint8 *ff = memchr (data, 0xFF, len);
+      gsize take = ff ? (gsize)(ff - data) : len;
+
+      if (!framer->skip_to_delimiter &&
+          !framer_agent_segment (framer, data, take, func, user_data))
+        return TRUE;
+
+      if (ff == NULL)
+        break;
+
+      /* The delimiter: what was buffered before it is a broken line. */
+      if (framer->inbuf->len > 0 && !framer->skip_to_delimiter)
+        g_debug ("Guest agent: %u bytes before a 0xFF delimiter dropped", framer->inbuf->len);
+      g_byte_array_set_size (framer->inbuf, 0);
+      framer->discarding = FALSE;
+      framer->skip_to_delimiter = FALSE;
+      len -= take + 1;
+      data += take + 1;
+    }
+
+  return TRUE;
 }

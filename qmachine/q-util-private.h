@@ -7,6 +7,7 @@
 
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -50,5 +51,16 @@ char    *q_qemu_opt_quote      (const char          *value,
                                 GError             **error);
 gboolean q_machine_name_is_valid (const char        *name);
 char   *q_shell_join          (const char * const  *argv);
+
+/* The longest unix socket path taken: GUnixSocketAddress keeps at most 107
+ * bytes and cuts a longer path short without a word, so a socket would be
+ * bound or reached at another path; 107 bytes may be such a cut. */
+#define Q_MAX_UNIX_PATH 106
+
+/* FALSE with G_IO_ERROR_FILENAME_TOO_LONG for a unix socket address whose
+ * path is longer than Q_MAX_UNIX_PATH; @what names it in the message. */
+gboolean q_check_socket_address (GSocketAddress     *address,
+                                 const char         *what,
+                                 GError            **error);
 
 G_END_DECLS

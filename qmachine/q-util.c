@@ -14,6 +14,8 @@
 
 #include <glib/gstdio.h>
 
+#include <gio/gunixsocketaddress.h>
+
 #include "q-util-private.h"
 
 /* Opens (creating if needed) a file that qmachine writes, for writing,
@@ -104,4 +106,22 @@ q_machine_name_is_valid (const char *name)
     if (*p == '/' || (guchar)*p < 0x20 || *p == 0x7f)
       return FALSE;
   return g_utf8_validate (name, -1, NULL);
+}
+
+gboolean
+q_check_socket_address (GSocketAddress  *address,
+                        const char      *what,
+                        GError         **error)
+{
+  if (G_IS_UNIX_SOCKET_ADDRESS (address) &&
+      g_unix_socket_address_get_path_len (G_UNIX_SOCKET_ADDRESS (address)) > Q_MAX_UNIX_PATH)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                   "The %s %s… is too long: unix socket paths can have at most %d bytes "
+                   "here; use a shorter one",
+                   what, g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address)),
+                   Q_MAX_UNIX_PATH);
+      return FALSE;
+    }
+  return TRUE;
 }

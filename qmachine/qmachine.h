@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 # include "q-enum-types.h"
 # include "q-error.h"
 # include "q-console.h"
+# include "q-guest-agent.h"
 # include "q-qmp-client.h"
 # include "q-machine.h"
 #undef QMACHINE_INSIDE

@@ -1,0 +1,26 @@
+/* q-guest-agent-private.h
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "q-guest-agent.h"
+#include "q-qmp-core-private.h"
+
+G_BEGIN_DECLS
+
+/* An agent whose signals go to @context (the machine's owner context)
+ * rather than the calling thread's. */
+QGuestAgent *q_guest_agent_new_with_context (GIOStream    *stream,
+                                             GMainContext *context);
+/* Worker thread: what the machine saw happen to the guest or the port. */
+void         q_guest_agent_notice           (QGuestAgent  *self,
+                                             AgentNotice   notice);
+/* Any thread: closes the channel; commands fail with @error (NULL: closed). */
+void         q_guest_agent_fail             (QGuestAgent  *self,
+                                             const GError *error);
+
+G_END_DECLS
