@@ -392,10 +392,10 @@ for port in /sys/class/virtio-ports/*; do
     mkdir -p /dev/virtio-ports
     ln -sf "/dev/\${port##*/}" /dev/virtio-ports/org.qemu.guest_agent.0
     exec qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /tmp \\
-        -f /tmp/qemu-ga.pid -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1
+        -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1
 done
 if grep -q '^1: uart:16550A' /proc/tty/driver/serial 2>/dev/null; then
-    exec qemu-ga -m isa-serial -p /dev/ttyS1 -t /tmp -f /tmp/qemu-ga.pid \\
+    exec qemu-ga -m isa-serial -p /dev/ttyS1 -t /tmp \\
         -l /tmp/qemu-ga.log </dev/null >/dev/null 2>&1
 fi
 exit 1

@@ -134,12 +134,11 @@ static void
 q_guest_agent_constructed (GObject *object)
 {
   QGuestAgent *self = (QGuestAgent *)object;
-  GMainContext *context = g_private_get (&next_owner_context);
+  GMainContext *asked = g_private_get (&next_owner_context);
+  g_autoptr(GMainContext) context = asked ? g_main_context_ref (asked) : g_main_context_ref_thread_default ();
 
   G_OBJECT_CLASS (q_guest_agent_parent_class)->constructed (object);
 
-  if (context == NULL)
-    context = g_main_context_get_thread_default ();
   self->box = q_box_new (self);
   self->core = core_new (self->stream, context, self->box, agent_dispatch, TRUE);
 }

@@ -619,7 +619,8 @@ core_got_data (Core   *core,
     {
       g_autoptr(GError) rerror =
         g_error_new (error->domain, error->code,
-                     "Reading from the QMP peer failed: %s", error->message);
+                     core->agent ? "Reading from the guest agent's channel failed: %s"
+                                 : "Reading from the QMP peer failed: %s", error->message);
       core_close (core, rerror);
       return;
     }
@@ -627,7 +628,8 @@ core_got_data (Core   *core,
   if (n == 0)
     {
       perror = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                            "The QMP peer closed the connection");
+                            core->agent ? "The guest agent's channel was closed (QEMU exited?)"
+                                        : "The QMP peer closed the connection");
       core_close (core, perror);
       return;
     }
@@ -1030,7 +1032,7 @@ core_close (Core         *core,
     }
 
   if (error != NULL)
-    g_debug ("QMP connection closed: %s", error->message);
+    g_debug ("%s closed: %s", core->agent ? "Guest agent channel" : "QMP connection", error->message);
 
   g_cancellable_cancel (core->io_cancellable);
   core_maybe_close_stream (core);
@@ -1120,9 +1122,13 @@ core_closed_error (Core *core)
   g_mutex_lock (&core->mutex);
   if (core->closed_error != NULL)
     error = g_error_new (core->closed_error->domain, core->closed_error->code,
-                         "The QMP connection is closed: %s", core->closed_error->message);
+                         "%s: %s", core->agent ? "The guest agent's channel is closed"
+                                               : "The QMP connection is closed",
+                         core->closed_error->message);
   else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED, "The QMP connection is closed");
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                         core->agent ? "The guest agent's channel is closed"
+                                     : "The QMP connection is closed");
   g_mutex_unlock (&core->mutex);
 
   return error;
