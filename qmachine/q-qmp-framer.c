@@ -20,6 +20,9 @@ q_qmp_framer_init (QQmpFramer *framer,
   framer->scanned = 0;
   framer->parser = json_parser_new_immutable ();
   framer->max_size = max_size;
+  framer->agent = FALSE;
+  framer->skip_to_delimiter = FALSE;
+  framer->discarding = FALSE;
 }
 
 void

@@ -28,6 +28,7 @@ typedef enum
   FAKE_NORMAL,
   FAKE_GARBAGE,        /* garbage lines, stale sync replies, a broken line cut by 0xFF */
   FAKE_SILENT_FIRST,   /* the first guest-ping gets its reply only after the next sync */
+  FAKE_HUGE,           /* a line over the size limit before each ping's reply */
 } FakeMode;
 
 typedef struct
@@ -98,6 +99,16 @@ fake_handle (Fake *fake, const char *line)
 
       if (fake->mode == FAKE_SILENT_FIRST && n == 0)
         fake->owe_reply = TRUE;
+      else if (fake->mode == FAKE_HUGE)
+        {
+          gsize size = 11 * 1024 * 1024;
+          g_autofree char *huge = g_malloc (size);
+
+          memset (huge, 'x', size);
+          huge[0] = '"';
+          fake_write (fake, huge, size);
+          fake_say (fake, "\"\n{\"return\": {}}\n");
+        }
       else if (fake->mode == FAKE_GARBAGE)
         /* A line cut short by 0xFF, then the reply. */
         fake_say (fake, "not json at all\n{\"retu\xff{\"return\": {}}\n");
@@ -225,6 +236,24 @@ test_fake_garbage (void)
     }
   /* Each garbage line put the stream in doubt: a sync before the next. */
   g_assert_cmpint (g_atomic_int_get (&fake.syncs), >=, 3);
+
+  fake_stop (&fake, agent);
+}
+
+static void
+test_fake_huge_line (void)
+{
+  g_autoptr(GError) error = NULL;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_HUGE);
+
+  /* A line past the 10 MiB limit is dropped as it streams by (never
+   * buffered whole); the reply after it still arrives. */
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&fake.syncs), ==, 2);
 
   fake_stop (&fake, agent);
 }
@@ -808,6 +837,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/qmachine/guest-agent/fake/sync-and-ping", test_fake_sync_and_ping);
   g_test_add_func ("/qmachine/guest-agent/fake/garbage", test_fake_garbage);
+  g_test_add_func ("/qmachine/guest-agent/fake/huge-line", test_fake_huge_line);
   g_test_add_func ("/qmachine/guest-agent/fake/timeout-then-resync", test_fake_timeout_then_resync);
   g_test_add_func ("/qmachine/guest-agent/fake/no-agent", test_fake_no_agent);
   g_test_add_func ("/qmachine/guest-agent/fake/shutdown-no-reply", test_fake_shutdown_no_reply);

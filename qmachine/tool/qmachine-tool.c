@@ -648,6 +648,203 @@ cmd_qmp (int    argc,
   return json_object_has_member (reply, "error") ? EXIT_FAILURE_ : EXIT_OK;
 }
 
+/* `qmachine agent [-t SECONDS] SOCKET VERB …`: the guest agent behind a
+ * socket QEMU serves (`-chardev socket,path=PATH,server=on,wait=off,id=ga
+ * -device virtserialport,chardev=ga,name=org.qemu.guest_agent.0`). */
+static int
+agent_usage (void)
+{
+  g_printerr ("Usage: qmachine agent [-t SECONDS] SOCKET VERB …\n"
+              "\n"
+              "Verbs:\n"
+              "  ping                       is the agent there\n"
+              "  info                       the agent's version and commands (JSON)\n"
+              "  exec [-i] [--] PROG ARG…   run PROG in the guest; its output here, its\n"
+              "                             exit status ours (-i: our stdin is its input)\n"
+              "  cat GUEST-PATH             a guest file to stdout\n"
+              "  cp SRC DST                 copy a file; the guest side is written\n"
+              "                             guest:PATH\n"
+              "  cmd NAME [JSON-ARGS]       any agent command; its reply (JSON)\n");
+  return EXIT_USAGE;
+}
+
+static gboolean
+write_all_fd (int           fd,
+              GBytes       *bytes)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
+static int
+cmd_agent (int    argc,
+           char **argv)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(QGuestAgent) agent = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *socket_path;
+  const char *verb;
+  int timeout_msec = 30000;
+  int i = 1;
+
+  if (i + 1 < argc && g_str_equal (argv[i], "-t"))
+    {
+      char *end = NULL;
+      double seconds = g_ascii_strtod (argv[i + 1], &end);
+
+      if (end == argv[i + 1] || *end != '\0')
+        return agent_usage ();
+      timeout_msec = seconds < 0 ? -1 : (int)MIN (seconds * 1000, G_MAXINT);
+      i += 2;
+    }
+  if (argc - i < 2)
+    return agent_usage ();
+  socket_path = argv[i++];
+  verb = argv[i++];
+
+  address = g_unix_socket_address_new (socket_path);
+  agent = q_guest_agent_new_for_address (address, NULL, &error);
+  if (agent == NULL)
+    {
+      g_printerr ("qmachine: %s\n", error->message);
+      return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG) ? EXIT_USAGE
+                                                                               : EXIT_FAILURE_;
+    }
+  q_guest_agent_set_timeout (agent, timeout_msec);
+
+  if (g_str_equal (verb, "ping") && i == argc)
+    {
+      if (!q_guest_agent_ping (agent, NULL, &error))
+        goto failed;
+      g_print ("the guest agent answered\n");
+      return EXIT_OK;
+    }
+
+  if (g_str_equal (verb, "info") && i == argc)
+    {
+      g_autoptr(JsonObject) info = q_guest_agent_info (agent, NULL, &error);
+      if (info == NULL)
+        goto failed;
+      print_json_object (info);
+      return EXIT_OK;
+    }
+
+  if (g_str_equal (verb, "cmd") && (argc - i == 1 || argc - i == 2))
+    {
+      g_autoptr(JsonObject) args = NULL;
+      g_autoptr(JsonNode) ret = NULL;
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      g_autofree char *text = NULL;
+
+      if (argc - i == 2)
+        {
+          g_autoptr(JsonParser) parser = json_parser_new ();
+          JsonNode *root;
+
+          if (!json_parser_load_from_data (parser, argv[i + 1], -1, NULL) ||
+              !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root))
+            {
+              g_printerr ("qmachine: the arguments must be a JSON object\n");
+              return EXIT_USAGE;
+            }
+          args = json_object_ref (json_node_get_object (root));
+        }
+      if (!(ret = q_guest_agent_execute (agent, argv[i], args, NULL, &error)))
+        goto failed;
+      json_generator_set_root (gen, ret);
+      text = json_generator_to_data (gen, NULL);
+      g_print ("%s\n", text);
+      return EXIT_OK;
+    }
+
+  if (g_str_equal (verb, "exec"))
+    {
+      g_autoptr(GBytes) input = NULL;
+      g_autoptr(GBytes) out = NULL;
+      g_autoptr(GBytes) err = NULL;
+      int status = 0;
+
+      if (i < argc && g_str_equal (argv[i], "-i"))
+        {
+          g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+          g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable ();
+
+          if (g_output_stream_splice (mem, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, &error) < 0)
+            goto failed;
+          input = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+          i++;
+        }
+      if (i < argc && g_str_equal (argv[i], "--"))
+        i++;
+      if (i == argc)
+        return agent_usage ();
+      if (!q_guest_agent_exec (agent, (const char * const *)argv + i, NULL, input, timeout_msec,
+                               &status, &out, &err, NULL, &error))
+        goto failed;
+      write_all_fd (STDOUT_FILENO, out);
+      write_all_fd (STDERR_FILENO, err);
+      return status;
+    }
+
+  if (g_str_equal (verb, "cat") && argc - i == 1)
+    {
+      g_autoptr(GBytes) data = q_guest_agent_file_read (agent, argv[i], NULL, &error);
+
+      if (data == NULL)
+        goto failed;
+      if (!write_all_fd (STDOUT_FILENO, data))
+        {
+          g_printerr ("qmachine: cannot write to stdout: %s\n", g_strerror (errno));
+          return EXIT_FAILURE_;
+        }
+      return EXIT_OK;
+    }
+
+  if (g_str_equal (verb, "cp") && argc - i == 2)
+    {
+      gboolean from_guest = g_str_has_prefix (argv[i], "guest:");
+      gboolean to_guest = g_str_has_prefix (argv[i + 1], "guest:");
+
+      if (from_guest == to_guest)
+        {
+          g_printerr ("qmachine: exactly one side of cp is in the guest (guest:PATH)\n");
+          return EXIT_USAGE;
+        }
+      if (to_guest)
+        {
+          g_autoptr(GFile) source = g_file_new_for_commandline_arg (argv[i]);
+          if (!q_guest_agent_copy_to_guest (agent, source, argv[i + 1] + 6, NULL, &error))
+            goto failed;
+        }
+      else
+        {
+          g_autoptr(GFile) dest = g_file_new_for_commandline_arg (argv[i + 1]);
+          if (!q_guest_agent_copy_from_guest (agent, argv[i] + 6, dest, NULL, &error))
+            goto failed;
+        }
+      return EXIT_OK;
+    }
+
+  return agent_usage ();
+
+failed:
+  g_printerr ("qmachine: %s\n", error->message);
+  return EXIT_FAILURE_;
+}
+
 static void
 usage (void)
 {
@@ -656,6 +853,8 @@ usage (void)
               "Commands:\n"
               "  run [OPTION…] -- QEMU-ARGS…   launch a VM (qmachine run --help)\n"
               "  qmp SOCKET [CMD [JSON-ARGS]]  one QMP command on a running monitor\n"
+              "  agent SOCKET VERB …           the guest agent: ping, info, exec, cat,\n"
+              "                                cp, cmd (qmachine agent --help)\n"
               "  version                       print the qmachine version\n");
 }
 
@@ -682,6 +881,15 @@ main (int    argc,
     return cmd_run (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "qmp"))
     return cmd_qmp (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "agent"))
+    {
+      if (argc > 2 && (g_str_equal (argv[2], "--help") || g_str_equal (argv[2], "-h")))
+        {
+          agent_usage ();
+          return EXIT_OK;
+        }
+      return cmd_agent (argc - 1, argv + 1);
+    }
 
   g_printerr ("qmachine: unknown command \"%s\"\n", argv[1]);
   usage ();
