@@ -516,3 +516,128 @@ def _to_bytes(data):
 
 
 __all__.append('Console')
+
+
+# --------------------------------------------------------------------------
+# Guest agent
+
+
+class ExecResult(tuple):
+    """What :meth:`GuestAgent.exec` returns: ``(exit_status, stdout,
+    stderr)``, also as attributes; ``returncode`` is ``exit_status``, as in
+    ``subprocess``."""
+
+    __slots__ = ()
+
+    def __new__(cls, exit_status, stdout, stderr):
+        return super().__new__(cls, (exit_status, stdout, stderr))
+
+    exit_status = property(lambda self: self[0])
+    returncode = property(lambda self: self[0])
+    stdout = property(lambda self: self[1])
+    stderr = property(lambda self: self[2])
+
+    def check(self):
+        """Raises ``subprocess.CalledProcessError`` for a non-zero exit
+        status; returns the result otherwise."""
+        if self.exit_status != 0:
+            import subprocess
+            raise subprocess.CalledProcessError(self.exit_status, 'guest-exec',
+                                                self.stdout, self.stderr)
+        return self
+
+    def __repr__(self):
+        return (f'ExecResult(exit_status={self[0]!r}, stdout={self[1]!r}, '
+                f'stderr={self[2]!r})')
+
+
+__all__.append('ExecResult')
+
+
+@override
+class GuestAgent(QMachine.GuestAgent):
+    """QEMU's guest agent, with Pythonic synchronous methods (Ctrl-C
+    interrupts them). Times are seconds; ``None`` means no limit."""
+
+    def _run(self, start, finish, args):
+        return _interruptible(start, finish, args, None)
+
+    def execute(self, command, arguments=None, **kwargs):
+        """Runs any agent command; returns its ``return`` value as Python
+        values. Arguments come as a mapping or keywords."""
+        if kwargs:
+            arguments = dict(arguments or {}, **kwargs)
+        return to_python(self._run(super().execute_async, super().execute_finish,
+                                   (command, _to_object(arguments))))
+
+    def sync(self):
+        return self._run(super().sync_async, super().sync_finish, ())
+
+    def ping(self):
+        return self._run(super().ping_async, super().ping_finish, ())
+
+    def info(self):
+        """``guest-info``: a dict with ``version`` and
+        ``supported_commands``."""
+        return to_python(self._run(super().info_async, super().info_finish, ()))
+
+    def exec(self, argv, input=None, env=None, timeout=None):
+        """Runs *argv* (a list, or a string run with ``sh -c``) in the guest
+        and returns an :class:`ExecResult`; *input* (str or bytes) is its
+        standard input, *env* a mapping or ``NAME=value`` list."""
+        if isinstance(argv, str):
+            argv = ['sh', '-c', argv]
+        if isinstance(env, dict):
+            env = [f'{k}={v}' for k, v in env.items()]
+        data = None if input is None else _to_bytes(input)
+        _, status, out, err = self._run(
+            super().exec_async, super().exec_finish,
+            (list(argv), None if env is None else list(env), data, _msec(timeout)))
+        return ExecResult(status, out.get_data() or b'', err.get_data() or b'')
+
+    def file_read(self, path):
+        """A guest file's contents, as ``bytes``."""
+        return self._run(super().file_read_async, super().file_read_finish,
+                         (path,)).get_data() or b''
+
+    def file_write(self, path, data):
+        """Writes ``str`` (UTF-8) or bytes-like *data* to a guest file."""
+        return self._run(super().file_write_async, super().file_write_finish,
+                         (path, _to_bytes(data)))
+
+    def copy_to_guest(self, local_path, guest_path):
+        return self._run(super().copy_to_guest_async, super().copy_to_guest_finish,
+                         (Gio.File.new_for_path(os.fspath(local_path)), guest_path))
+
+    def copy_from_guest(self, guest_path, local_path):
+        return self._run(super().copy_from_guest_async, super().copy_from_guest_finish,
+                         (guest_path, Gio.File.new_for_path(os.fspath(local_path))))
+
+    def shutdown(self, mode=None):
+        """``guest-shutdown`` (``powerdown``, ``halt`` or ``reboot``);
+        returns once the guest went down."""
+        return self._run(super().shutdown_async, super().shutdown_finish, (mode,))
+
+    def fsfreeze(self):
+        return self._run(super().fsfreeze_async, super().fsfreeze_finish, ())
+
+    def fsthaw(self):
+        return self._run(super().fsthaw_async, super().fsthaw_finish, ())
+
+    def network_interfaces(self):
+        """``guest-network-get-interfaces``, as a list of dicts."""
+        return to_python(self._run(super().network_interfaces_async,
+                                   super().network_interfaces_finish, ()))
+
+    @property
+    def timeout(self):
+        """Each command's time limit in seconds (``None``: no limit)."""
+        msec = self.get_timeout()
+        return None if msec < 0 else msec / 1000
+
+    @timeout.setter
+    def timeout(self, seconds):
+        self.set_timeout(_msec(seconds))
+
+
+__all__.append('GuestAgent')

@@ -1,133 +1,160 @@
-# test_agent_guest.py - the test guest runs QEMU's guest agent
+# test_agent_guest.py - the guest agent from Python, the compat layer and
+# the tool, against the real qemu-ga in the test guest
 #
 # Copyright 2026 The qmachine authors
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-"""The test guest starts qemu-ga (Debian's, from build-aux/make-guest.sh)
-on its second ISA serial port after the ready marker.  These tests talk to
-it with a minimal client written here, over a socket chardev the machine
-gets with ``-device isa-serial``: the ground the library's guest agent
-client is built on.  Skipped without the guest."""
+"""QMachine.GuestAgent through the Python override (a machine with
+``add_guest_agent``), ``qmachine.compat.QemuGuestAgentClient`` running a
+qemu_ga_client-style script unchanged, and ``qmachine agent`` on a socket
+QEMU serves. Skipped without the guest."""
 
-import base64
-import json
-import random
-import socket
-import time
+import os
+import subprocess
+import sys
 
 import pytest
 
-from gi.repository import QMachine
+from gi.repository import Gio, GLib, QMachine
+
+from conftest import HERE, PYTHON_SRCDIR
 
 pytestmark = pytest.mark.guest
 
-
-class Agent:
-    """Just enough of the agent protocol: resynchronise with
-    guest-sync-delimited, then one command at a time (no ids)."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b''
-
-    def close(self):
-        self.sock.close()
-
-    def _lines(self, until):
-        """Reads until the monotonic time *until*; yields complete lines."""
-        while time.monotonic() < until:
-            while b'\n' in self.buf:
-                line, _, self.buf = self.buf.partition(b'\n')
-                yield line
-            self.sock.settimeout(max(0.01, until - time.monotonic()))
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return
-            if not data:
-                raise EOFError('the agent channel closed')
-            self.buf += data
-
-    def sync(self, timeout):
-        """Sends guest-sync-delimited with a fresh id every half second
-        (the agent may not be listening yet, and drops what came before)
-        until the reply with the latest id arrives after its 0xFF."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sync_id = random.randrange(1, 2 ** 31)
-            self.sock.sendall(b'\xff' + json.dumps({
-                'execute': 'guest-sync-delimited',
-                'arguments': {'id': sync_id}}).encode() + b'\n')
-            for line in self._lines(time.monotonic() + 0.5):
-                # Everything up to the last 0xFF is stale.
-                line = line.rpartition(b'\xff')[2]
-                try:
-                    reply = json.loads(line)
-                except ValueError:
-                    continue
-                if reply.get('return') == sync_id:
-                    return
-        raise TimeoutError('the guest agent did not answer guest-sync-delimited')
-
-    def execute(self, command, arguments=None, timeout=30):
-        message = {'execute': command}
-        if arguments is not None:
-            message['arguments'] = arguments
-        self.sock.sendall(json.dumps(message).encode() + b'\n')
-        for line in self._lines(time.monotonic() + timeout):
-            reply = json.loads(line.rpartition(b'\xff')[2])
-            if 'error' in reply:
-                raise RuntimeError(reply['error'])
-            return reply['return']
-        raise TimeoutError(f'no reply to {command}')
+SCRIPT = os.path.join(HERE, 'reference_style_agent_script.py')
 
 
 @pytest.fixture
 def agent_vm(qemu_binary, guest, tmp_path):
-    path = str(tmp_path / 'agent.sock')
+    """A booted guest with the machine's own agent channel."""
     vm = QMachine.Machine.new(qemu_binary)
     vm.set_base_temp_dir(str(tmp_path))
-    vm.add_args(guest.args())
-    vm.add_args(['-chardev', f'socket,id=qga0,path={path},server=on,wait=off',
-                 '-device', 'isa-serial,chardev=qga0'])
+    vm.add_args(*guest.args())
     vm.set_console(None, 0)
-    vm.set_drain_console(True)
+    vm.add_guest_agent(QMachine.GuestAgentPort.VIRTIO_SERIAL)
     vm.launch()
-    agent = Agent(path)
     try:
+        vm.get_console().wait_for(guest.READY, timeout=guest.BOOT_TIMEOUT)
+        agent = vm.get_guest_agent()
+        agent.timeout = 60
         yield vm, agent
     finally:
-        agent.close()
-        vm.shutdown(timeout=10)
+        vm.kill()
 
 
-def test_agent_answers(agent_vm, guest):
+def test_override(agent_vm, tmp_path):
     vm, agent = agent_vm
-    assert vm.get_console().wait_for(guest.READY, timeout=guest.BOOT_TIMEOUT) == guest.READY
-    agent.sync(timeout=60)
-    assert agent.execute('guest-ping') == {}
-    info = agent.execute('guest-info')
-    assert info['version'].startswith('7.'), info
-    names = {c['name'] for c in info['supported_commands'] if c['enabled']}
-    assert {'guest-exec', 'guest-file-open', 'guest-shutdown'} <= names, names
+    assert agent.ping() is True
+    assert agent.timeout == 60
+    assert agent.info()['version'].startswith('7.')
+
+    result = agent.exec(['sh', '-c', 'cat; echo "$QM" >&2; exit 4'],
+                        input='to stdin\n', env={'QM': 'value'}, timeout=30)
+    assert result == (4, b'to stdin\n', b'value\n')
+    assert (result.exit_status, result.returncode) == (4, 4)
+    assert result.stdout == b'to stdin\n' and result.stderr == b'value\n'
+    with pytest.raises(subprocess.CalledProcessError):
+        result.check()
+    assert agent.exec('echo shell words').stdout == b'shell words\n'
+    assert agent.exec(['true']).check().exit_status == 0
+
+    agent.file_write('/tmp/py', 'text\n')
+    assert agent.file_read('/tmp/py') == b'text\n'
+    local = tmp_path / 'local'
+    local.write_bytes(b'\x00\x01' * 50000)
+    agent.copy_to_guest(local, '/tmp/copied')
+    agent.copy_from_guest('/tmp/copied', tmp_path / 'back')
+    assert (tmp_path / 'back').read_bytes() == local.read_bytes()
+    assert agent.network_interfaces()[0]['name'] == 'lo'
+    assert agent.execute('guest-get-time') > 0
+
+    with pytest.raises(GLib.Error) as info:
+        agent.file_read('/no/such/file')
+    assert info.value.matches(QMachine.qmp_error_quark(), QMachine.QmpError.GENERIC_ERROR)
+    with pytest.raises(GLib.Error) as info:
+        agent.exec(['sleep', '5'], timeout=0.2)
+    assert info.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+
+    assert agent.shutdown() is True
+    assert vm.wait(timeout=30) is not False
+    assert vm.get_exit_code() == (True, 0)
 
 
-def test_agent_runs_a_command(agent_vm, guest):
-    vm, agent = agent_vm
-    vm.get_console().wait_for(guest.READY, timeout=guest.BOOT_TIMEOUT)
-    agent.sync(timeout=60)
-    pid = agent.execute('guest-exec', {
-        'path': '/bin/sh', 'arg': ['-c', 'read line; echo "got $line"; exit 3'],
-        'input-data': base64.b64encode(b'hello\n').decode(),
-        'capture-output': True})['pid']
-    deadline = time.monotonic() + 30
-    while True:
-        status = agent.execute('guest-exec-status', {'pid': pid})
-        if status['exited']:
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(0.05)
-    assert status['exitcode'] == 3, status
-    assert base64.b64decode(status['out-data']) == b'got hello\n', status
+@pytest.fixture
+def socket_vm(qemu_binary, guest, tmp_path, sock_dir):
+    """A booted guest whose agent channel QEMU serves on a socket path, as
+    users of qemu_ga_client set it up."""
+    path = str(sock_dir / 'qga.sock')
+    vm = QMachine.Machine.new(qemu_binary)
+    vm.set_base_temp_dir(str(tmp_path))
+    vm.add_args(*guest.args())
+    vm.add_args('-chardev', f'socket,path={path},server=on,wait=off,id=qga0',
+                '-device', 'virtio-serial',
+                '-device', 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0')
+    vm.set_console(None, 0)
+    vm.launch()
+    try:
+        vm.get_console().wait_for(guest.READY, timeout=guest.BOOT_TIMEOUT)
+        yield vm, path
+    finally:
+        vm.kill()
+
+
+def run_tool(*args, **kwargs):
+    tool = os.environ.get('QMACHINE_TOOL')
+    if not tool:
+        pytest.skip('QMACHINE_TOOL is not set')
+    return subprocess.run([tool, *args], capture_output=True, timeout=120,
+                          check=False, **kwargs)
+
+
+def test_tool_and_compat_script(socket_vm, tmp_path):
+    vm, path = socket_vm
+
+    # The tool: the guest command's output, its exit status ours.
+    ping = run_tool('agent', '-t', '60', path, 'ping')
+    assert ping.returncode == 0, ping.stderr
+    done = run_tool('agent', path, 'exec', '--', 'sh', '-c', 'echo out; echo err >&2; exit 5')
+    assert (done.returncode, done.stdout, done.stderr) == (5, b'out\n', b'err\n')
+    fed = run_tool('agent', path, 'exec', '-i', 'cat', input=b'fed\n')
+    assert (fed.returncode, fed.stdout) == (0, b'fed\n')
+    local = tmp_path / 'in'
+    local.write_bytes(b'tool copy\n')
+    assert run_tool('agent', path, 'cp', str(local), 'guest:/tmp/t').returncode == 0
+    cat = run_tool('agent', path, 'cat', '/tmp/t')
+    assert (cat.returncode, cat.stdout) == (0, b'tool copy\n')
+    missing = run_tool('agent', path, 'cat', '/no/such')
+    assert missing.returncode == 1 and b'/no/such' in missing.stderr
+    assert run_tool('agent', path, 'bogus').returncode == 2
+
+    # A qemu_ga_client-style script, unchanged but for its import.
+    env = dict(os.environ)
+    for name in ('GI_TYPELIB_PATH', 'LD_LIBRARY_PATH'):
+        if name in env:
+            env[name] = os.pathsep.join(os.path.abspath(p) for p in env[name].split(os.pathsep) if p)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [PYTHON_SRCDIR] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    proc = subprocess.run([sys.executable, SCRIPT, path], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [
+        'version',
+        'ping: True',
+        "read: b'Linux'",
+        'first interface: lo:',
+        'fsfreeze status: thawed',
+        'Invalid command: bogus',
+        'ExecuteError GenericError',
+        'shutdown sent',
+    ]
+    assert vm.wait(timeout=30) is not False
+    assert vm.get_exit_code() == (True, 0)
+
+
+def test_script_differs_from_the_reference_only_by_its_import():
+    with open(SCRIPT) as f:
+        lines = f.read().splitlines()
+    imports = [line for line in lines if 'import QemuGuestAgentClient' in line]
+    assert imports == ['# from qemu.utils.qemu_ga_client import QemuGuestAgentClient',
+                       'from qmachine.compat import QemuGuestAgentClient']
