@@ -16,4 +16,8 @@ namespace Q {
 		public Json.Object events_wait ([CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[] names, Json.Array? matches, int timeout_msec, GLib.Cancellable? cancellable = null) throws GLib.Error;
 		public async Json.Object events_wait_async ([CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[] names, Json.Array? matches, int timeout_msec, GLib.Cancellable? cancellable) throws GLib.Error;
 	}
+	public sealed class GuestAgent : GLib.Object {
+		public bool exec ([CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[] argv, [CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[]? envp, GLib.Bytes? input, int timeout_msec, out int exit_status, out GLib.Bytes stdout_data, out GLib.Bytes stderr_data, GLib.Cancellable? cancellable = null) throws GLib.Error;
+		public async bool exec_async ([CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[] argv, [CCode (array_length = false, array_null_terminated = true, type = "const char* const*")] string[]? envp, GLib.Bytes? input, int timeout_msec, GLib.Cancellable? cancellable, out int exit_status, out GLib.Bytes stdout_data, out GLib.Bytes stderr_data) throws GLib.Error;
+	}
 }

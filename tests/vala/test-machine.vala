@@ -63,9 +63,26 @@ static void test_async () {
     loop.run ();
 }
 
+static void test_agent_closed () {
+    /* An agent whose channel ends at once: exec (a string array the
+     * binding casts) fails with a clear error instead of waiting. */
+    var stream = new SimpleIOStream (new MemoryInputStream (), new MemoryOutputStream.resizable ());
+    var agent = new Q.GuestAgent (stream);
+    agent.timeout = 5000;
+    int status;
+    Bytes out_data, err_data;
+    try {
+        agent.exec ({ "echo", "hi" }, { "A=1" }, null, 1000, out status, out out_data, out err_data);
+        assert_not_reached ();
+    } catch (Error e) {
+        assert (e is IOError.CONNECTION_CLOSED);
+    }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/qmachine/vala/sync", test_sync);
     Test.add_func ("/qmachine/vala/async", test_async);
+    Test.add_func ("/qmachine/vala/agent-closed", test_agent_closed);
     return Test.run ();
 }
