@@ -56,6 +56,7 @@
  */
 
 #define TRANSFER_CHUNK (48 * 1024)
+#define MAX_FILE_READ  (256u * 1024 * 1024)
 #define EXEC_POLL_FIRST_MSEC 2
 #define EXEC_POLL_MAX_MSEC 100
 
@@ -1891,7 +1892,19 @@ xfer_read_cb (GObject      *object,
     }
 
   if (t->collected != NULL)
-    g_byte_array_append (t->collected, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+    {
+      /* The guest is not trusted to end a file: what is held in memory
+       * is bounded. */
+      if (t->collected->len + g_bytes_get_size (chunk) > MAX_FILE_READ)
+        {
+          xfer_fail (task, g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                                        "it is larger than %u MiB (copy it to a file instead)",
+                                        MAX_FILE_READ / (1024 * 1024)),
+                     "Could not read");
+          return;
+        }
+      g_byte_array_append (t->collected, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+    }
   if (eof)
     t->offset = G_MAXSIZE;   /* xfer_step then closes */
 
@@ -2101,9 +2114,10 @@ xfer_new (QGuestAgent         *self,
  * @user_data: closure data for @callback
  *
  * Reads a whole guest file with `guest-file-open`, `guest-file-read` (in
- * chunks of 48 KiB, base64 on the wire) and `guest-file-close`. For files
- * too big to hold in memory, use
- * [method@QMachine.GuestAgent.copy_from_guest_async].
+ * chunks of 48 KiB, base64 on the wire) and `guest-file-close`. At most
+ * 256 MiB are held: a bigger file (or a guest that never reports the end
+ * of one) fails with `G_IO_ERROR_MESSAGE_TOO_LARGE`; copy it with
+ * [method@QMachine.GuestAgent.copy_from_guest_async] instead.
  *
  * Since: 1.0
  */

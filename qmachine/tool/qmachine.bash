@@ -9,7 +9,7 @@ _qmachine ()
   _init_completion -n = || return
 
   if [ "$cword" -eq 1 ]; then
-    COMPREPLY=($(compgen -W 'run qmp version help --help --version' -- "$cur"))
+    COMPREPLY=($(compgen -W 'run qmp agent version help --help --version' -- "$cur"))
     return
   fi
 
@@ -39,6 +39,20 @@ _qmachine ()
       ;;
     qmp)
       if [ "$cword" -eq 2 ]; then
+        _filedir
+      fi
+      ;;
+    agent)
+      # qmachine agent [-t SECONDS] SOCKET VERB ...
+      local first=2
+      [ "${words[2]}" = "-t" ] && first=4
+      if [ "$cword" -eq 2 ] && [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W '-t --help' -- "$cur"))
+      elif [ "$cword" -eq "$first" ]; then
+        _filedir
+      elif [ "$cword" -eq $((first + 1)) ]; then
+        COMPREPLY=($(compgen -W 'ping info exec cat cp cmd' -- "$cur"))
+      elif [ "${words[first + 1]}" = "cp" ]; then
         _filedir
       fi
       ;;
