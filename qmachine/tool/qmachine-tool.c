@@ -34,6 +34,7 @@ typedef struct
   GDataInputStream *stdin_lines;
   GCancellable     *cancellable;
   gboolean          want_console;
+  gboolean          want_agent;
   gboolean          qmp_shell;
   char             *wait_pattern;
   int               timeout_msec;
@@ -246,6 +247,65 @@ console_wait_done_cb (GObject      *object,
 }
 
 static void
+agent_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = q_guest_agent_execute_finish (Q_GUEST_AGENT (object), result, &error);
+
+  if (ret == NULL)
+    command_failed (tool, "agent", error);
+  else
+    {
+      g_autoptr(JsonObject) obj = json_object_new ();
+      json_object_set_member (obj, "return", g_steal_pointer (&ret));
+      print_json_object (obj);
+    }
+  tool_read_next (tool);
+}
+
+/* Text for a JSON string: invalid UTF-8 is replaced. */
+static char *
+bytes_to_text (GBytes *bytes)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  return len > 0 ? g_utf8_make_valid (data, len) : g_strdup ("");
+}
+
+static void
+agent_exec_done_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autoptr(GBytes) err = NULL;
+  int status;
+
+  if (!q_guest_agent_exec_finish (Q_GUEST_AGENT (object), result, &status, &out, &err, &error))
+    command_failed (tool, "agent-exec", error);
+  else
+    {
+      g_autoptr(JsonObject) obj = json_object_new ();
+      g_autofree char *out_text = bytes_to_text (out);
+      g_autofree char *err_text = bytes_to_text (err);
+
+      json_object_set_int_member (obj, "exit-status", status);
+      json_object_set_string_member (obj, "stdout", out_text);
+      json_object_set_string_member (obj, "stderr", err_text);
+      print_json_object (obj);
+      if (status != 0)
+        tool->had_error = TRUE;
+    }
+  tool_read_next (tool);
+}
+
+static void
 console_write_done_cb (GObject      *object,
                        GAsyncResult *result,
                        gpointer      user_data)
@@ -363,9 +423,48 @@ tool_handle_line (Tool       *tool,
       return;
     }
 
+  if ((g_str_equal (words[0], "agent") || g_str_equal (words[0], "agent-exec")) && words[1] != NULL)
+    {
+      QGuestAgent *agent = q_machine_get_guest_agent (tool->machine);
+
+      if (agent == NULL)
+        {
+          error = g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_NO_CONNECTION,
+                               "no guest agent channel: run with --guest-agent");
+          command_failed (tool, words[0], error);
+          tool_read_next (tool);
+        }
+      else if (g_str_equal (words[0], "agent-exec"))
+        {
+          const char *argv[] = { "sh", "-c", words[1], NULL };
+          q_guest_agent_exec_async (agent, argv, NULL, NULL, tool->timeout_msec,
+                                    tool->cancellable, agent_exec_done_cb, tool);
+        }
+      else
+        {
+          g_auto(GStrv) parts = g_strsplit (g_strstrip (words[1]), " ", 2);
+          g_autoptr(JsonNode) args = NULL;
+
+          if (parts[1] != NULL &&
+              (!(args = json_from_string (parts[1], &error)) || !JSON_NODE_HOLDS_OBJECT (args)))
+            {
+              if (error == NULL)
+                error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                     "the arguments must be a JSON object");
+              command_failed (tool, "agent", error);
+              tool_read_next (tool);
+              return;
+            }
+          q_guest_agent_execute_async (agent, parts[0], args ? json_node_get_object (args) : NULL,
+                                       tool->cancellable, agent_done_cb, tool);
+        }
+      return;
+    }
+
   error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                        "unknown command \"%s\" (try: cmd NAME [ARGS], {raw QMP}, "
-                       "wait-event NAME [SECONDS], wait-console TEXT, console TEXT)", words[0]);
+                       "wait-event NAME [SECONDS], wait-console TEXT, console TEXT, "
+                       "agent NAME [ARGS], agent-exec COMMAND)", words[0]);
   command_failed (tool, "shell", error);
   tool_read_next (tool);
 }
@@ -476,7 +575,7 @@ cmd_run (int    argc,
   g_autofree char *binary = NULL;
   g_autofree char *log_dir = NULL;
   g_autofree char *console_log = NULL;
-  gboolean console = FALSE, qmp_shell = FALSE;
+  gboolean console = FALSE, qmp_shell = FALSE, guest_agent = FALSE;
   char *wait_pattern = NULL;
   double timeout = 30;
   Tool tool = { 0 };
@@ -485,6 +584,7 @@ cmd_run (int    argc,
     { "console", 'c', 0, G_OPTION_ARG_NONE, &console, "Give the VM a serial console and pass it through", NULL },
     { "console-log", 0, 0, G_OPTION_ARG_FILENAME, &console_log, "Also log the console to FILE", "FILE" },
     { "qmp-shell", 'q', 0, G_OPTION_ARG_NONE, &qmp_shell, "Read shell commands from stdin (listed above)", NULL },
+    { "guest-agent", 'a', 0, G_OPTION_ARG_NONE, &guest_agent, "Give the VM a guest agent channel (virtio-serial) for the agent shell commands", NULL },
     { "wait-for", 'w', 0, G_OPTION_ARG_STRING, &wait_pattern, "Wait (up to --timeout) for TEXT on the console before reading stdin", "TEXT" },
     { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds for waits and shutdown (default 30)", "SECONDS" },
     { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Keep QEMU's log in DIR", "DIR" },
@@ -505,6 +605,8 @@ cmd_run (int    argc,
     "  wait-event NAME [SECS]   wait for a QMP event\n"
     "  wait-console TEXT        wait for TEXT on the console\n"
     "  console TEXT             type TEXT and Enter on the console\n"
+    "  agent NAME [JSON-ARGS]   run a guest agent command (--guest-agent)\n"
+    "  agent-exec COMMAND       run COMMAND with sh -c in the guest (--guest-agent)\n"
     "Without --qmp-shell but with --console, stdin lines go to the console.");
   g_option_context_set_description (context,
     "Exit status: 0 after a clean shutdown, 1 when QEMU failed to launch, a\n"
@@ -547,6 +649,8 @@ cmd_run (int    argc,
     }
   if (log_dir)
     q_machine_set_log_dir (tool.machine, log_dir);
+  if (guest_agent)
+    q_machine_add_guest_agent (tool.machine, Q_GUEST_AGENT_PORT_VIRTIO_SERIAL);
 
   g_signal_connect (tool.machine, "event", G_CALLBACK (event_cb), &tool);
   g_signal_connect (tool.machine, "exited", G_CALLBACK (exited_cb), &tool);

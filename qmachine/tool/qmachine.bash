@@ -35,7 +35,8 @@ _qmachine ()
           return ;;
       esac
       COMPREPLY=($(compgen -W '--help -b --binary -c --console --console-log --log-dir
-                                -w --wait-for -t --timeout -q --qmp-shell --' -- "$cur"))
+                                -w --wait-for -t --timeout -q --qmp-shell -a --guest-agent
+                                --' -- "$cur"))
       ;;
     qmp)
       if [ "$cword" -eq 2 ]; then

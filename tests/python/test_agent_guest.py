@@ -152,6 +152,27 @@ def test_tool_and_compat_script(socket_vm, tmp_path):
     assert vm.get_exit_code() == (True, 0)
 
 
+def test_tool_run_with_agent(qemu_binary, guest, tmp_path):
+    shell = '\n'.join([
+        'wait-console ' + guest.READY,
+        'agent guest-ping',
+        'agent-exec echo hi; exit 2',
+        'agent guest-file-open {"path": "/no/such"}',
+    ]) + '\n'
+    proc = run_tool('run', '-a', '-q', '--console-log', str(tmp_path / 'console'),
+                    '-t', '60', '-b', qemu_binary, '--', *guest.args(),
+                    input=shell.encode())
+    lines = [line for line in proc.stdout.decode().splitlines()
+             if '"event":' not in line]
+    assert lines == [
+        '{"return":{}}',
+        '{"exit-status":2,"stdout":"hi\\n","stderr":""}',
+        '{"error":{"class":"qmachine","desc":"failed to open file \'/no/such\' '
+        '(mode: \'r\'): No such file or directory"}}',
+    ], proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stderr
+
+
 def test_script_differs_from_the_reference_only_by_its_import():
     with open(SCRIPT) as f:
         lines = f.read().splitlines()
