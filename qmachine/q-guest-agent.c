@@ -476,6 +476,7 @@ q_guest_agent_new_for_address (GSocketAddress  *address,
   QSyncCall call;
 
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), NULL);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), NULL);
 
   q_sync_call_begin (&call);
   q_guest_agent_new_for_address_async (address, cancellable, q_sync_call_done, &call);
@@ -690,6 +691,7 @@ q_guest_agent_execute (QGuestAgent   *self,
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), NULL);
   g_return_val_if_fail (command != NULL, NULL);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), NULL);
 
   q_sync_call_begin (&call);
   q_guest_agent_execute_async (self, command, arguments, cancellable, q_sync_call_done, &call);
@@ -891,6 +893,7 @@ q_guest_agent_sync (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_sync_async (self, cancellable, q_sync_call_done, &call);
@@ -967,6 +970,7 @@ q_guest_agent_ping (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_ping_async (self, cancellable, q_sync_call_done, &call);
@@ -1044,6 +1048,7 @@ q_guest_agent_info (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), NULL);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), NULL);
 
   q_sync_call_begin (&call);
   q_guest_agent_info_async (self, cancellable, q_sync_call_done, &call);
@@ -1134,6 +1139,7 @@ q_guest_agent_shutdown (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_shutdown_async (self, mode, cancellable, q_sync_call_done, &call);
@@ -1212,6 +1218,7 @@ q_guest_agent_fsfreeze (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), -1);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), -1);
 
   q_sync_call_begin (&call);
   q_guest_agent_fsfreeze_async (self, cancellable, q_sync_call_done, &call);
@@ -1288,6 +1295,7 @@ q_guest_agent_fsthaw (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), -1);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), -1);
 
   q_sync_call_begin (&call);
   q_guest_agent_fsthaw_async (self, cancellable, q_sync_call_done, &call);
@@ -1365,6 +1373,7 @@ q_guest_agent_network_interfaces (QGuestAgent   *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), NULL);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), NULL);
 
   q_sync_call_begin (&call);
   q_guest_agent_network_interfaces_async (self, cancellable, q_sync_call_done, &call);
@@ -1395,6 +1404,30 @@ exec_free (Exec *x)
   g_clear_pointer (&x->out, g_bytes_unref);
   g_clear_pointer (&x->err, g_bytes_unref);
   g_free (x);
+}
+
+/* Type-checked members of the guest's replies. */
+static gboolean
+json_get_boolean (JsonObject *object,
+                  const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_BOOLEAN && json_node_get_boolean (node);
+}
+
+static gboolean
+json_get_int (JsonObject *object,
+              const char *name,
+              gint64     *value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *value = json_node_get_int (node);
+  return TRUE;
 }
 
 static GBytes *
@@ -1449,16 +1482,20 @@ exec_status_cb (GObject      *object,
     }
   status = json_node_get_object (node);
 
-  if (json_object_get_boolean_member_with_default (status, "exited", FALSE))
+  if (json_get_boolean (status, "exited"))
     {
-      if (json_object_has_member (status, "exitcode"))
-        x->exit_status = (int)json_object_get_int_member_with_default (status, "exitcode", 0);
+      gint64 code;
+
+      /* Whatever the guest says, a status in the range a process has. */
+      if (json_get_int (status, "exitcode", &code))
+        x->exit_status = (int)CLAMP (code, 0, 255);
+      else if (json_get_int (status, "signal", &code))
+        x->exit_status = 128 + (int)CLAMP (code, 0, 127);
       else
-        x->exit_status = 128 + (int)json_object_get_int_member_with_default (status, "signal", 0);
+        x->exit_status = 255;
       x->out = decode_member (status, "out-data");
       x->err = decode_member (status, "err-data");
-      if (json_object_get_boolean_member_with_default (status, "out-truncated", FALSE) ||
-          json_object_get_boolean_member_with_default (status, "err-truncated", FALSE))
+      if (json_get_boolean (status, "out-truncated") || json_get_boolean (status, "err-truncated"))
         g_debug ("Guest agent: the output of %s was cut short by the agent", x->program);
       g_task_return_boolean (task, TRUE);
       return;
@@ -1618,8 +1655,8 @@ q_guest_agent_exec_async (QGuestAgent         *self,
  * q_guest_agent_exec_finish:
  * @self: a `QGuestAgent`
  * @result: the `GAsyncResult`
- * @exit_status: (out) (optional): the program's exit code, or 128 plus
- *   the signal number when a signal ended it
+ * @exit_status: (out) (optional): the program's exit code (0–255), or 128
+ *   plus the signal number when a signal ended it
  * @stdout_data: (out) (optional) (transfer full): what it wrote to its
  *   standard output
  * @stderr_data: (out) (optional) (transfer full): what it wrote to its
@@ -1694,6 +1731,8 @@ q_guest_agent_exec (QGuestAgent         *self,
   QSyncCall call;
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
+  g_return_val_if_fail (timeout_msec >= -1, FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_exec_async (self, argv, envp, input, timeout_msec, cancellable,
@@ -1709,31 +1748,30 @@ q_guest_agent_exec (QGuestAgent         *self,
 /* A transfer through guest-file-open/read/write/close, in chunks of
  * TRANSFER_CHUNK bytes. From the guest into `collected` (file_read) or
  * `out` (copy_from_guest); into the guest from `data` (file_write) or
- * `in` (copy_to_guest). The guest's handle is closed on every path. */
+ * `in` (copy_to_guest). The guest's handle is closed on every path: after
+ * a failure or a cancel in the background (the caller gets its answer at
+ * once), after success before the call completes. */
 typedef struct
 {
   char          *path;
   gboolean       to_guest;
-  GFile         *file;
   gint64         handle;
   gboolean       open;
+  gboolean       at_end;    /* everything read (from the guest) */
   GByteArray    *collected;
   GOutputStream *out;
   GBytes        *data;
   gsize          offset;
   GInputStream  *in;
-  GError        *error;     /* the outcome while the handle is closed */
 } Xfer;
 
 static void
 xfer_free (Xfer *t)
 {
   g_free (t->path);
-  g_clear_object (&t->file);
   g_clear_pointer (&t->collected, g_byte_array_unref);
   g_clear_pointer (&t->data, g_bytes_unref);
   g_clear_object (&t->in);
-  g_clear_error (&t->error);
   if (t->out != NULL && !g_output_stream_is_closed (t->out))
     {
       /* Never finished: a replaced file keeps its old contents. */
@@ -1747,13 +1785,65 @@ xfer_free (Xfer *t)
 
 static void xfer_step (GTask *task);
 
+/* Frees the guest's handle without waiting. The command has no source
+ * object: nothing it leaves in a main context holds the agent. */
 static void
-xfer_return (GTask *task)
+xfer_close_in_background (QGuestAgent *self,
+                          Xfer        *t)
+{
+  g_autoptr(JsonObject) args = NULL;
+
+  if (!t->open)
+    return;
+  t->open = FALSE;
+  args = json_object_new ();
+  json_object_set_int_member (args, "handle", t->handle);
+  core_execute_async (self->core, NULL, "guest-file-close", args, FALSE, NULL,
+                      q_guest_agent_get_timeout (self), FALSE, FALSE,
+                      q_guest_agent_execute_async, NULL, NULL, NULL);
+}
+
+static void
+xfer_fail (GTask      *task,
+           GError     *error,
+           const char *what)
 {
   Xfer *t = g_task_get_task_data (task);
 
-  if (t->error != NULL)
-    g_task_return_error (task, g_steal_pointer (&t->error));
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_prefix_error (&error, "%s %s: ", what, t->path);
+  xfer_close_in_background (g_task_get_source_object (task), t);
+  g_task_return_error (task, error);
+}
+
+static void
+xfer_local_closed_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Xfer *t = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (object), result, &error))
+    {
+      g_prefix_error (&error, "Could not finish the copy of %s: ", t->path);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* The guest's side is done: the local side is committed last, so that a
+ * failure anywhere leaves a replaced file as it was. */
+static void
+xfer_commit (GTask *task)
+{
+  Xfer *t = g_task_get_task_data (task);
+
+  if (t->out != NULL)
+    g_output_stream_close_async (t->out, G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
+                                 xfer_local_closed_cb, g_object_ref (task));
   else if (t->collected != NULL)
     g_task_return_pointer (task, g_byte_array_free_to_bytes (g_steal_pointer (&t->collected)),
                            (GDestroyNotify)g_bytes_unref);
@@ -1772,54 +1862,34 @@ xfer_closed_cb (GObject      *object,
   GError *error = NULL;
 
   node = q_guest_agent_execute_finish (Q_GUEST_AGENT (object), result, &error);
-  if (node == NULL && t->error == NULL)
+  if (node == NULL)
     {
-      g_prefix_error (&error, "Could not close %s in the guest: ", t->path);
-      t->error = error;
+      if (t->to_guest)
+        {
+          /* Written data may not have reached the file. */
+          g_prefix_error (&error, "Could not close %s in the guest: ", t->path);
+          g_task_return_error (task, error);
+          return;
+        }
+      g_debug ("Guest agent: closing %s after reading all of it failed: %s", t->path, error->message);
+      g_clear_error (&error);
     }
-  else
-    g_clear_error (&error);
-  xfer_return (task);
+  xfer_commit (task);
 }
 
-/* Ends the transfer: with t->error set (or not), closing the guest's
- * handle first. */
+/* Everything is transferred: close the guest's handle, then commit. */
 static void
-xfer_finish (GTask *task)
+xfer_done (GTask *task)
 {
   QGuestAgent *self = g_task_get_source_object (task);
   Xfer *t = g_task_get_task_data (task);
-  g_autoptr(JsonObject) args = NULL;
-
-  if (!t->open)
-    {
-      xfer_return (task);
-      return;
-    }
+  g_autoptr(JsonObject) args = json_object_new ();
 
   t->open = FALSE;
-  args = json_object_new ();
   json_object_set_int_member (args, "handle", t->handle);
   /* Not cancellable: the handle is the guest's to free. */
   q_guest_agent_execute_async (self, "guest-file-close", args, NULL,
                                xfer_closed_cb, g_object_ref (task));
-}
-
-static void
-xfer_fail (GTask      *task,
-           GError     *error,
-           const char *what)
-{
-  Xfer *t = g_task_get_task_data (task);
-
-  if (t->error == NULL)
-    {
-      g_prefix_error (&error, "%s %s: ", what, t->path);
-      t->error = error;
-    }
-  else
-    g_error_free (error);
-  xfer_finish (task);
 }
 
 static void
@@ -1839,22 +1909,6 @@ xfer_wrote_local_cb (GObject      *object,
 }
 
 static void
-xfer_local_closed_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (object), result, &error))
-    {
-      xfer_fail (task, error, "Could not finish the copy of");
-      return;
-    }
-  xfer_finish (task);
-}
-
-static void
 xfer_read_cb (GObject      *object,
               GAsyncResult *result,
               gpointer      user_data)
@@ -1865,7 +1919,6 @@ xfer_read_cb (GObject      *object,
   g_autoptr(GBytes) chunk = NULL;
   GError *error = NULL;
   JsonObject *reply;
-  gboolean eof;
 
   node = q_guest_agent_execute_finish (Q_GUEST_AGENT (object), result, &error);
   if (node == NULL)
@@ -1881,9 +1934,9 @@ xfer_read_cb (GObject      *object,
     }
   reply = json_node_get_object (node);
   chunk = decode_member (reply, "buf-b64");
-  eof = json_object_get_boolean_member_with_default (reply, "eof", FALSE);
+  t->at_end = json_get_boolean (reply, "eof");
 
-  if (!eof && g_bytes_get_size (chunk) == 0)
+  if (!t->at_end && g_bytes_get_size (chunk) == 0)
     {
       xfer_fail (task, g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                                     "the agent returned no data and no end of file"),
@@ -1905,8 +1958,6 @@ xfer_read_cb (GObject      *object,
         }
       g_byte_array_append (t->collected, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
     }
-  if (eof)
-    t->offset = G_MAXSIZE;   /* xfer_step then closes */
 
   if (t->out != NULL && g_bytes_get_size (chunk) > 0)
     {
@@ -1964,7 +2015,6 @@ xfer_local_read_cb (GObject      *object,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  Xfer *t = g_task_get_task_data (task);
   g_autoptr(GBytes) chunk = NULL;
   GError *error = NULL;
 
@@ -1975,12 +2025,9 @@ xfer_local_read_cb (GObject      *object,
       return;
     }
   if (g_bytes_get_size (chunk) == 0)
-    {
-      t->offset = G_MAXSIZE;
-      xfer_finish (task);
-      return;
-    }
-  xfer_send_chunk (task, chunk);
+    xfer_done (task);
+  else
+    xfer_send_chunk (task, chunk);
 }
 
 /* The next chunk, whichever way the transfer goes. */
@@ -1992,14 +2039,7 @@ xfer_step (GTask *task)
 
   if (g_task_return_error_if_cancelled (task))
     {
-      /* The handle is still closed, with no one waiting. */
-      if (t->open)
-        {
-          g_autoptr(JsonObject) args = json_object_new ();
-          t->open = FALSE;
-          json_object_set_int_member (args, "handle", t->handle);
-          q_guest_agent_execute_async (self, "guest-file-close", args, NULL, NULL, NULL);
-        }
+      xfer_close_in_background (self, t);
       return;
     }
 
@@ -2007,13 +2047,9 @@ xfer_step (GTask *task)
     {
       g_autoptr(JsonObject) args = NULL;
 
-      if (t->offset == G_MAXSIZE)
+      if (t->at_end)
         {
-          if (t->out != NULL)
-            g_output_stream_close_async (t->out, G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
-                                         xfer_local_closed_cb, g_object_ref (task));
-          else
-            xfer_finish (task);
+          xfer_done (task);
           return;
         }
       args = json_object_new ();
@@ -2034,7 +2070,7 @@ xfer_step (GTask *task)
 
   if (t->offset >= g_bytes_get_size (t->data))
     {
-      xfer_finish (task);
+      xfer_done (task);
       return;
     }
   {
@@ -2070,9 +2106,13 @@ xfer_opened_cb (GObject      *object,
     }
   t->handle = json_node_get_int (node);
   t->open = TRUE;
+  /* A cancel during the open is seen here (xfer_step), where the handle
+   * can be freed. */
   xfer_step (task);
 }
 
+/* Not cancellable: abandoned, the open would still happen in the guest and
+ * its handle would never be freed. */
 static void
 xfer_open (GTask *task)
 {
@@ -2082,7 +2122,7 @@ xfer_open (GTask *task)
 
   json_object_set_string_member (args, "path", t->path);
   json_object_set_string_member (args, "mode", t->to_guest ? "w" : "r");
-  q_guest_agent_execute_async (self, "guest-file-open", args, g_task_get_cancellable (task),
+  q_guest_agent_execute_async (self, "guest-file-open", args, NULL,
                                xfer_opened_cb, g_object_ref (task));
 }
 
@@ -2108,7 +2148,7 @@ xfer_new (QGuestAgent         *self,
 /**
  * q_guest_agent_file_read_async:
  * @self: a `QGuestAgent`
- * @path: (type filename): a file in the guest
+ * @path: a file in the guest (UTF-8)
  * @cancellable: (nullable): a `GCancellable`
  * @callback: (scope async): called with the contents
  * @user_data: closure data for @callback
@@ -2166,7 +2206,7 @@ q_guest_agent_file_read_finish (QGuestAgent   *self,
 /**
  * q_guest_agent_file_read:
  * @self: a `QGuestAgent`
- * @path: (type filename): a file in the guest
+ * @path: a file in the guest (UTF-8)
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a `GError`
  *
@@ -2187,6 +2227,7 @@ q_guest_agent_file_read (QGuestAgent   *self,
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), NULL);
   g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), NULL);
 
   q_sync_call_begin (&call);
   q_guest_agent_file_read_async (self, path, cancellable, q_sync_call_done, &call);
@@ -2198,7 +2239,7 @@ q_guest_agent_file_read (QGuestAgent   *self,
 /**
  * q_guest_agent_file_write_async:
  * @self: a `QGuestAgent`
- * @path: (type filename): a file in the guest, created or truncated
+ * @path: a file in the guest (UTF-8), created or truncated
  * @data: what to write
  * @cancellable: (nullable): a `GCancellable`
  * @callback: (scope async): called when written
@@ -2256,7 +2297,7 @@ q_guest_agent_file_write_finish (QGuestAgent   *self,
 /**
  * q_guest_agent_file_write:
  * @self: a `QGuestAgent`
- * @path: (type filename): a file in the guest
+ * @path: a file in the guest (UTF-8)
  * @data: what to write
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a `GError`
@@ -2280,6 +2321,7 @@ q_guest_agent_file_write (QGuestAgent   *self,
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_file_write_async (self, path, data, cancellable, q_sync_call_done, &call);
@@ -2311,7 +2353,7 @@ copy_to_opened_cb (GObject      *object,
  * q_guest_agent_copy_to_guest_async:
  * @self: a `QGuestAgent`
  * @source: the local file to copy
- * @guest_path: (type filename): where in the guest, created or truncated
+ * @guest_path: where in the guest, created or truncated
  * @cancellable: (nullable): a `GCancellable`
  * @callback: (scope async): called when copied
  * @user_data: closure data for @callback
@@ -2368,7 +2410,7 @@ q_guest_agent_copy_to_guest_finish (QGuestAgent   *self,
  * q_guest_agent_copy_to_guest:
  * @self: a `QGuestAgent`
  * @source: the local file to copy
- * @guest_path: (type filename): where in the guest
+ * @guest_path: where in the guest
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a `GError`
  *
@@ -2391,6 +2433,7 @@ q_guest_agent_copy_to_guest (QGuestAgent   *self,
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
   g_return_val_if_fail (G_IS_FILE (source), FALSE);
   g_return_val_if_fail (guest_path != NULL, FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_copy_to_guest_async (self, source, guest_path, cancellable, q_sync_call_done, &call);
@@ -2421,7 +2464,7 @@ copy_from_replaced_cb (GObject      *object,
 /**
  * q_guest_agent_copy_from_guest_async:
  * @self: a `QGuestAgent`
- * @guest_path: (type filename): the guest file to copy
+ * @guest_path: the guest file to copy
  * @destination: the local file to write (replaced only once the copy is
  *   complete)
  * @cancellable: (nullable): a `GCancellable`
@@ -2480,7 +2523,7 @@ q_guest_agent_copy_from_guest_finish (QGuestAgent   *self,
 /**
  * q_guest_agent_copy_from_guest:
  * @self: a `QGuestAgent`
- * @guest_path: (type filename): the guest file to copy
+ * @guest_path: the guest file to copy
  * @destination: the local file to write
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a `GError`
@@ -2504,6 +2547,7 @@ q_guest_agent_copy_from_guest (QGuestAgent   *self,
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), FALSE);
   g_return_val_if_fail (guest_path != NULL, FALSE);
   g_return_val_if_fail (G_IS_FILE (destination), FALSE);
+  g_return_val_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), FALSE);
 
   q_sync_call_begin (&call);
   q_guest_agent_copy_from_guest_async (self, guest_path, destination, cancellable,

@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 
 #define MAX_QUEUED_EMISSIONS 10000
 #define READ_CHUNK 65536
+#define Q_AGENT_MAX_MESSAGE_SIZE (48 * 1024 * 1024)
 #define MAX_INBAND_IN_FLIGHT_OOB 7   /* QEMU stops reading at 8 queued: OOB must get through */
 
 typedef struct

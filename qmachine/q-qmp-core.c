@@ -246,6 +246,10 @@ core_new (GIOStream     *stream,
        * resynchronisation when the stream may be out of step. */
       core->agent = TRUE;
       core->negotiated = TRUE;
+      /* guest-exec-status carries up to 16 MiB of each output stream, in
+       * base64. */
+      core->max_message_size = Q_AGENT_MAX_MESSAGE_SIZE;
+      core->framer.max_size = core->max_message_size;
       q_qmp_framer_set_agent (&core->framer);
     }
 
@@ -1045,11 +1049,14 @@ core_close (Core         *core,
                                     : "The QMP connection was closed");
 
   /* Fail everything that waits, in the order it was sent. A command that
-   * never replies on success (guest-shutdown) is done when the channel
-   * goes: the guest went down with it. */
+   * never replies on success (guest-shutdown) is done when the peer closes
+   * the channel: the guest went down with QEMU. */
   while ((p = g_queue_pop_head (&core->sent)))
     {
-      if (p->task != NULL && p->no_reply)
+      /* Only the peer's going away (the guest and QEMU with it) counts,
+       * not a close of ours. */
+      if (p->task != NULL && p->no_reply &&
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
         take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
                                   (GDestroyNotify)json_node_unref);
       else if (p->task != NULL)
@@ -1839,7 +1846,20 @@ core_agent_handle_message (Core       *core,
 
   if (message == NULL)
     {
-      /* A line that was not a message (the framer logged why). */
+      /* A line that was not a message (the framer logged why). One too
+       * big to be anything but the reply in flight fails that command:
+       * the reply will not come again. */
+      if (core->framer.dropped_oversize && p != NULL && !p->sync)
+        {
+          if (p->task != NULL)
+            take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                                        "The guest agent's reply to %s is larger than %"
+                                        G_GUINT64_FORMAT " MiB", p->command,
+                                        core->framer.max_size / (1024 * 1024));
+          core_agent_abandon (core, p);
+          core_write_next (core);
+          return;
+        }
       if (p == NULL || !p->sync)
         core->agent_synced = FALSE;
       return;
@@ -1920,7 +1940,16 @@ core_agent_notice (Core        *core,
 
   if (p->no_reply)
     {
-      /* guest-shutdown or guest-suspend-*: this is their success. */
+      /* The guest's shutdown or reset is the success of guest-shutdown
+       * (and of guest-suspend-disk, which powers off); its suspension that
+       * of guest-suspend-*. The agent closing its port is not: it does so
+       * on the way down, and when it crashes. */
+      gboolean done = notice == AGENT_NOTICE_GUEST_RESET ||
+                      (notice == AGENT_NOTICE_GUEST_SUSPENDED &&
+                       g_str_has_prefix (p->command, "guest-suspend-"));
+
+      if (!done)
+        return;
       if (p->task != NULL)
         take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
                                   (GDestroyNotify)json_node_unref);

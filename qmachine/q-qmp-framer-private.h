@@ -32,6 +32,7 @@ typedef struct
   gboolean    agent;
   gboolean    skip_to_delimiter;  /* drop everything up to the next 0xFF */
   gboolean    discarding;         /* inside a line over max_size: drop to its end */
+  gboolean    dropped_oversize;   /* the line just reported as NULL was too long */
 } QQmpFramer;
 
 /* Called for each message, in order; return FALSE to stop (the consumer

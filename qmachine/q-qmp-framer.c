@@ -23,6 +23,7 @@ q_qmp_framer_init (QQmpFramer *framer,
   framer->agent = FALSE;
   framer->skip_to_delimiter = FALSE;
   framer->discarding = FALSE;
+  framer->dropped_oversize = FALSE;
 }
 
 void
@@ -501,9 +502,14 @@ framer_agent_segment (QQmpFramer     *framer,
         }
       else if (framer->inbuf->len + take > framer->max_size)
         {
+          gboolean go_on;
+
           g_byte_array_set_size (framer->inbuf, 0);
           framer->discarding = nl == NULL;
-          if (!func (NULL, user_data))
+          framer->dropped_oversize = TRUE;
+          go_on = func (NULL, user_data);
+          framer->dropped_oversize = FALSE;
+          if (!go_on)
             return FALSE;
         }
       else

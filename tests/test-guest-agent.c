@@ -29,6 +29,7 @@ typedef enum
   FAKE_GARBAGE,        /* garbage lines, stale sync replies, a broken line cut by 0xFF */
   FAKE_SILENT_FIRST,   /* the first guest-ping gets its reply only after the next sync */
   FAKE_HUGE,           /* a line over the size limit before each ping's reply */
+  FAKE_HANG,           /* never answers reads and shutdowns; a reply past the limit */
 } FakeMode;
 
 typedef struct
@@ -38,6 +39,9 @@ typedef struct
   GThread  *thread;
   int       syncs;      /* atomic */
   int       pings;      /* atomic */
+  int       reads;      /* atomic */
+  int       closes;     /* atomic */
+  int       shutdowns;  /* atomic */
   gboolean  owe_reply;
 } Fake;
 
@@ -118,7 +122,28 @@ fake_handle (Fake *fake, const char *line)
   else if (g_str_equal (command, "guest-info"))
     fake_say (fake, "{\"return\": {\"version\": \"fake-1\", \"supported_commands\": []}}\n");
   else if (g_str_equal (command, "guest-shutdown"))
-    return FALSE;   /* no reply: the guest went down */
+    return g_atomic_int_add (&fake->shutdowns, 1), fake->mode == FAKE_HANG;   /* no reply; the guest went down, or hangs */
+  else if (g_str_equal (command, "guest-file-open"))
+    fake_say (fake, "{\"return\": 7}\n");
+  else if (g_str_equal (command, "guest-file-read"))
+    g_atomic_int_inc (&fake->reads);   /* FAKE_HANG: no reply */
+  else if (g_str_equal (command, "guest-file-close"))
+    {
+      g_atomic_int_inc (&fake->closes);
+      fake_say (fake, "{\"return\": {}}\n");
+    }
+  else if (g_str_equal (command, "guest-exec"))
+    fake_say (fake, "{\"return\": {\"pid\": 5}}\n");
+  else if (g_str_equal (command, "guest-exec-status"))
+    {
+      /* An answer past the agent client's 48 MiB limit. */
+      gsize size = 49 * 1024 * 1024;
+      g_autofree char *huge = g_malloc (size);
+
+      memset (huge, 'x', size);
+      fake_write (fake, huge, size);
+      fake_say (fake, "\n");
+    }
   else
     fake_say (fake, "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"unknown\"}}\n");
 
@@ -254,6 +279,73 @@ test_fake_huge_line (void)
   g_assert_true (q_guest_agent_ping (agent, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_atomic_int_get (&fake.syncs), ==, 2);
+
+  fake_stop (&fake, agent);
+}
+
+static void
+transfer_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  GError **out = user_data;
+  g_autoptr(GBytes) data = q_guest_agent_file_read_finish (Q_GUEST_AGENT (object), result, out);
+
+  g_assert_null (data);
+  g_assert_nonnull (*out);
+}
+
+static void
+shutdown_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  GError **out = user_data;
+
+  g_assert_false (q_guest_agent_shutdown_finish (Q_GUEST_AGENT (object), result, out));
+  g_assert_nonnull (*out);
+}
+
+static void
+test_fake_hanging_agent (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) cancelled = NULL;
+  g_autoptr(GError) closed = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  const char *argv[] = { "true", NULL };
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_HANG);
+  gint64 start;
+
+  /* A transfer cancelled while the agent hangs completes at once, and the
+   * guest's handle is still freed. */
+  q_guest_agent_set_timeout (agent, 20000);
+  q_guest_agent_file_read_async (agent, "/f", cancellable, transfer_done_cb, &cancelled);
+  while (g_atomic_int_get (&fake.reads) == 0)
+    g_main_context_iteration (NULL, FALSE);
+  start = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  while (cancelled == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&fake.closes), ==, 1);
+
+  /* A reply past the size limit fails its command at once. */
+  start = g_get_monotonic_time ();
+  g_assert_false (q_guest_agent_exec (agent, argv, NULL, NULL, -1, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_clear_error (&error);
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_no_error (error);
+
+  /* Closing the channel ourselves is no success for a shutdown. */
+  q_guest_agent_shutdown_async (agent, NULL, NULL, shutdown_done_cb, &closed);
+  while (g_atomic_int_get (&fake.shutdowns) == 0)
+    g_main_context_iteration (NULL, FALSE);
+  q_guest_agent_close (agent);
+  while (closed == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (closed, G_IO_ERROR, G_IO_ERROR_CLOSED);
 
   fake_stop (&fake, agent);
 }
@@ -838,6 +930,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qmachine/guest-agent/fake/sync-and-ping", test_fake_sync_and_ping);
   g_test_add_func ("/qmachine/guest-agent/fake/garbage", test_fake_garbage);
   g_test_add_func ("/qmachine/guest-agent/fake/huge-line", test_fake_huge_line);
+  g_test_add_func ("/qmachine/guest-agent/fake/hanging-agent", test_fake_hanging_agent);
   g_test_add_func ("/qmachine/guest-agent/fake/timeout-then-resync", test_fake_timeout_then_resync);
   g_test_add_func ("/qmachine/guest-agent/fake/no-agent", test_fake_no_agent);
   g_test_add_func ("/qmachine/guest-agent/fake/shutdown-no-reply", test_fake_shutdown_no_reply);
