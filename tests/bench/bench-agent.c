@@ -81,7 +81,10 @@ main (int argc, char *argv[])
       if (g_str_equal (argv[i], "--json"))
         json = TRUE;
       else if (g_str_equal (argv[i], "--rounds") && i + 1 < argc)
-        rounds = MAX (1, atoi (argv[++i]));
+        {
+          rounds = atoi (argv[++i]);
+          rounds = MAX (rounds, 1);
+        }
       else
         {
           g_printerr ("Usage: bench-agent [--rounds N] [--json]\n");
