@@ -176,6 +176,88 @@ void                 q_machine_set_console_buffer_size (QMachine         *self,
 QMACHINE_AVAILABLE_IN_ALL
 QConsole            *q_machine_get_console        (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_screendump_async   (QMachine              *self,
+                                                   const char            *device,
+                                                   int                    head,
+                                                   GCancellable          *cancellable,
+                                                   GAsyncReadyCallback    callback,
+                                                   gpointer               user_data);
+QMACHINE_AVAILABLE_IN_ALL
+GBytes              *q_machine_screendump_finish  (QMachine              *self,
+                                                   GAsyncResult          *result,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+GBytes              *q_machine_screendump         (QMachine              *self,
+                                                   const char            *device,
+                                                   int                    head,
+                                                   GCancellable          *cancellable,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_send_keys_async    (QMachine              *self,
+                                                   const char            *combo,
+                                                   int                    hold_time_msec,
+                                                   GCancellable          *cancellable,
+                                                   GAsyncReadyCallback    callback,
+                                                   gpointer               user_data);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_send_keys_finish   (QMachine              *self,
+                                                   GAsyncResult          *result,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_send_keys          (QMachine              *self,
+                                                   const char            *combo,
+                                                   int                    hold_time_msec,
+                                                   GCancellable          *cancellable,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_send_text_async    (QMachine              *self,
+                                                   const char            *text,
+                                                   GCancellable          *cancellable,
+                                                   GAsyncReadyCallback    callback,
+                                                   gpointer               user_data);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_send_text_finish   (QMachine              *self,
+                                                   GAsyncResult          *result,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_send_text          (QMachine              *self,
+                                                   const char            *text,
+                                                   GCancellable          *cancellable,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_pointer_move_async (QMachine              *self,
+                                                   double                 x,
+                                                   double                 y,
+                                                   GCancellable          *cancellable,
+                                                   GAsyncReadyCallback    callback,
+                                                   gpointer               user_data);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_pointer_move_finish (QMachine             *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_pointer_move       (QMachine              *self,
+                                                   double                 x,
+                                                   double                 y,
+                                                   GCancellable          *cancellable,
+                                                   GError               **error);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_pointer_click_async (QMachine             *self,
+                                                    const char           *button,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_pointer_click_finish (QMachine            *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_pointer_click      (QMachine              *self,
+                                                   const char            *button,
+                                                   GCancellable          *cancellable,
+                                                   GError               **error);
+
+QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_guest_agent    (QMachine              *self,
                                                    QGuestAgentPort        port);
 QMACHINE_AVAILABLE_IN_ALL
