@@ -109,6 +109,29 @@ waiter_matches (Waiter     *w,
   return FALSE;
 }
 
+/* Worker thread: STOP and RESUME say whether the guest's CPUs run. */
+static void
+machine_note_run_state (QMachine   *self,
+                        JsonObject *event)
+{
+  const char *name = q_json_get_string (event, "event");
+  gboolean paused, changed;
+
+  if (g_strcmp0 (name, "STOP") == 0)
+    paused = TRUE;
+  else if (g_strcmp0 (name, "RESUME") == 0)
+    paused = FALSE;
+  else
+    return;
+
+  g_mutex_lock (&self->mutex);
+  changed = self->paused != paused;
+  self->paused = paused;
+  g_mutex_unlock (&self->mutex);
+  if (changed)
+    machine_notify_later (self, PROP_PAUSED);
+}
+
 /* Worker thread: what the guest agent needs to know of the guest. */
 static void
 machine_notice_agent (Run        *run,
@@ -149,6 +172,8 @@ machine_event_hook (JsonObject *event,
     machine_notice_agent (run, event);
 
   self = q_box_dup (run->box);
+  if (self != NULL)
+    machine_note_run_state (self, event);
 
   if (self == NULL)
     return;

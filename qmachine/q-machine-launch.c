@@ -1233,6 +1233,7 @@ q_machine_launch_async (QMachine            *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean paused, paused_changed;
   Run *run;
 
   g_return_if_fail (Q_IS_MACHINE (self));
@@ -1283,11 +1284,20 @@ q_machine_launch_async (QMachine            *self,
   g_clear_pointer (&self->iolog, g_free);
   g_queue_clear_full (&self->events, (GDestroyNotify)json_object_unref);
   self->quit_issued = FALSE;
+  /* QEMU starts with stopped CPUs when told -S; no command asks. */
+  paused = FALSE;
+  for (guint i = 0; i + 1 < self->args->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (self->args, i), "-S") == 0)
+      paused = TRUE;
+  paused_changed = self->paused != paused;
+  self->paused = paused;
   machine_set_state_locked (self, Q_MACHINE_STATE_LAUNCHING);
   run->launch_task = g_steal_pointer (&task);
   g_mutex_unlock (&self->mutex);
 
   machine_notify_later (self, PROP_STATE);
+  if (paused_changed)
+    machine_notify_later (self, PROP_PAUSED);
   g_debug ("Launching: %s", run->command_line);
   q_worker_schedule (launch_spawn, run_ref (run), (GDestroyNotify)run_unref);
 }

@@ -161,6 +161,7 @@ struct _QMachine
   int              exit_code;
   int              pid;
   gboolean         quit_issued;
+  gboolean         paused;           /* the guest's CPUs are stopped (STOP/RESUME) */
   GQueue           events;           /* JsonObject, oldest first */
   guint            dropped_events;
   guint            dropped_signals;  /* ::event emissions lost by past runs' clients */
@@ -189,6 +190,7 @@ enum {
   PROP_PID,
   PROP_RUNNING,
   PROP_EXIT_STATUS,
+  PROP_PAUSED,
   N_PROPS
 };
 

@@ -388,6 +388,7 @@ run_finish (Run *run)
   g_autoptr(GTask) launch_task = g_steal_pointer (&run->launch_task);
   g_autofree char *output = NULL;
   gboolean state_changed = FALSE;
+  gboolean paused_changed = FALSE;
   gboolean ran = run->subprocess != NULL;
 
   g_assert (run->state != RUN_FINISHED);
@@ -421,6 +422,8 @@ run_finish (Run *run)
       self->exit_code = run->exit_code;
       self->pid = 0;
       self->quit_issued = FALSE;
+      paused_changed = self->paused;
+      self->paused = FALSE;
       if (self->temp_dir != NULL && run->temp_dir == NULL)
         q_remove_dir (self->temp_dir);
       g_clear_pointer (&self->temp_dir, g_free);
@@ -440,6 +443,8 @@ run_finish (Run *run)
 
       if (state_changed)
         machine_notify_later (self, PROP_STATE);
+      if (paused_changed)
+        machine_notify_later (self, PROP_PAUSED);
       machine_notify_later (self, PROP_PID);
       machine_notify_later (self, PROP_RUNNING);
       if (ran)

@@ -305,6 +305,10 @@ q_machine_get_property (GObject    *object,
       }
       break;
 
+    case PROP_PAUSED:
+      g_value_set_boolean (value, q_machine_is_paused (self));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -581,6 +585,22 @@ q_machine_class_init (QMachineClass *klass)
   properties [PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, Q_TYPE_MACHINE_STATE, Q_MACHINE_STATE_NOT_LAUNCHED,
                        (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QMachine:paused:
+   *
+   * Whether the guest's CPUs are stopped: true from launch when the
+   * arguments hold `-S`, then as QEMU's `STOP` and `RESUME` events say
+   * (`stop`, `cont`, a guest error that stops it, a migration…); false
+   * once QEMU is gone. Meaningful while
+   * [property@QMachine.Machine:state] is %Q_MACHINE_STATE_RUNNING; a
+   * widget can bind its pause button to it.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_PAUSED] =
+    g_param_spec_boolean ("paused", NULL, NULL, FALSE,
+                          (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /**
    * QMachine:pid:
@@ -1437,6 +1457,30 @@ q_machine_get_state (QMachine *self)
 
   g_mutex_lock (&self->mutex);
   ret = self->state;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_is_paused:
+ * @self: a `QMachine`
+ *
+ * Gets [property@QMachine.Machine:paused]. Any thread.
+ *
+ * Returns: whether the guest's CPUs are stopped
+ *
+ * Since: 1.0
+ */
+gboolean
+q_machine_is_paused (QMachine *self)
+{
+  gboolean ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
+
+  g_mutex_lock (&self->mutex);
+  ret = self->paused;
   g_mutex_unlock (&self->mutex);
 
   return ret;

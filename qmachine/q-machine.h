@@ -277,6 +277,8 @@ QMachineState        q_machine_get_state          (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 gboolean             q_machine_is_running         (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
+gboolean             q_machine_is_paused          (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
 int                  q_machine_get_pid            (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 gboolean             q_machine_get_exit_code      (QMachine              *self,

@@ -974,6 +974,57 @@ test_structured_log (Fixture *f, gconstpointer data)
   g_test_trap_assert_stdout ("*QMACHINE_QMP=received\nMESSAGE=logged-vm: QMP <- {\"return\":{\"status\":*");
 }
 
+static void
+paused_cb (QMachine *m, GParamSpec *pspec, GPtrArray *seen)
+{
+  g_ptr_array_add (seen, GINT_TO_POINTER (q_machine_is_paused (m) ? 1 : 2));
+}
+
+/* Iterates the owner's context until the n-th notify::paused, and
+ * returns what it said (1: paused, 2: not). */
+static int
+nth_paused (GPtrArray *seen, guint n)
+{
+  while (seen->len < n)
+    g_main_context_iteration (NULL, TRUE);
+  return GPOINTER_TO_INT (seen->pdata[n - 1]);
+}
+
+static void
+test_paused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new ();
+  g_autoptr(JsonObject) event = NULL;
+
+  g_signal_connect (f->machine, "notify::paused", G_CALLBACK (paused_cb), seen);
+  q_machine_add_args (f->machine, "-S", NULL);
+  g_assert_false (q_machine_is_paused (f->machine));
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_machine_is_paused (f->machine));
+  g_assert_cmpint (nth_paused (seen, 1), ==, 1);
+
+  cmd_ok (f->machine, "cont");
+  event = q_machine_event_wait (f->machine, "RESUME", NULL, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (q_machine_is_paused (f->machine));
+  g_assert_cmpint (nth_paused (seen, 2), ==, 2);
+  g_clear_pointer (&event, json_object_unref);
+
+  cmd_ok (f->machine, "stop");
+  event = q_machine_event_wait (f->machine, "STOP", NULL, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (q_machine_is_paused (f->machine));
+  g_assert_cmpint (nth_paused (seen, 3), ==, 1);
+
+  g_assert_true (q_machine_shutdown (f->machine, Q_MACHINE_SHUTDOWN_FLAGS_NONE, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (q_machine_is_paused (f->machine));
+  g_assert_cmpint (nth_paused (seen, 4), ==, 2);
+  g_signal_handlers_disconnect_by_data (f->machine, seen);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -981,6 +1032,7 @@ main (int argc, char *argv[])
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/qmachine/machine/lifecycle", test_lifecycle);
+  ADD ("/qmachine/machine/paused", test_paused);
   ADD ("/qmachine/machine/structured-log", test_structured_log);
   ADD ("/qmachine/machine/full-args", test_full_args);
   ADD ("/qmachine/machine/monitor-unix", test_monitor_unix);
