@@ -34,7 +34,7 @@ if [ "${QMACHINE_SKIP_DEPS:-0}" != 1 ]; then
   ./build-aux/install-deps.sh
 fi
 
-setup_args=(-Dwerror=true -Dintrospection=enabled -Dvapi=true -Ddocs=true -Dguest_tests=true "$@")
+setup_args=(-Dwerror=true -Dintrospection=enabled -Dvapi=true -Ddocs=true -Dguest_tests=true -Dexamples=true "$@")
 
 if [ -f "$BUILDDIR/meson-private/coredata.dat" ]; then
   echo "run-tests.sh: reconfiguring $BUILDDIR with ${setup_args[*]}"
