@@ -455,6 +455,36 @@ class Machine(QMachine.Machine):
         super().events_wait_async(names, _to_match_array(matches),
                                   *args, **kwargs)
 
+    # Screen and input ----------------------------------------------------
+
+    def screendump(self, device=None, head=-1, cancellable=None):
+        """The screen as PNG ``bytes`` (needs a display device, such as
+        ``-vga std``)."""
+        png = _interruptible(super().screendump_async, super().screendump_finish,
+                             (device, head), cancellable)
+        return png.get_data() or b''
+
+    def send_keys(self, combo, hold_time=None, cancellable=None):
+        """Presses a key combination such as ``'ctrl-alt-delete'``;
+        *hold_time* in seconds (``None``: QEMU's default)."""
+        hold = -1 if hold_time is None else _msec(hold_time)
+        return _interruptible(super().send_keys_async, super().send_keys_finish,
+                              (combo, hold), cancellable)
+
+    def send_text(self, text, cancellable=None):
+        """Types *text* (printable ASCII, newlines, tabs) on a US keyboard."""
+        return _interruptible(super().send_text_async, super().send_text_finish,
+                              (text,), cancellable)
+
+    def pointer_move(self, x, y, cancellable=None):
+        """Moves an absolute pointer to (*x*, *y*), each from 0 to 1."""
+        return _interruptible(super().pointer_move_async, super().pointer_move_finish,
+                              (x, y), cancellable)
+
+    def pointer_click(self, button='left', cancellable=None):
+        return _interruptible(super().pointer_click_async, super().pointer_click_finish,
+                              (button,), cancellable)
+
     def connect_event(self, name, handler, *user_data):
         """Connects *handler* ``(machine, event_dict, *user_data)`` to the
         ``event`` signal, for events called *name* (``None``: all events).

@@ -306,6 +306,56 @@ agent_exec_done_cb (GObject      *object,
 }
 
 static void
+screendump_done_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) png = q_machine_screendump_finish (Q_MACHINE (object), result, &error);
+  const char *path = g_object_get_data (G_OBJECT (object), "qmachine-tool-screendump");
+
+  if (png == NULL ||
+      !g_file_set_contents (path, g_bytes_get_data (png, NULL), g_bytes_get_size (png), &error))
+    command_failed (tool, "screendump", error);
+  else
+    {
+      g_autoptr(JsonObject) obj = json_object_new ();
+      JsonObject *ret = json_object_new ();
+
+      json_object_set_string_member (ret, "file", path);
+      json_object_set_int_member (ret, "bytes", g_bytes_get_size (png));
+      json_object_set_object_member (obj, "return", ret);
+      print_json_object (obj);
+    }
+  tool_read_next (tool);
+}
+
+static void
+input_done_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Tool *tool = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (g_task_get_source_tag (G_TASK (result)) == q_machine_send_keys_async)
+    ok = q_machine_send_keys_finish (Q_MACHINE (object), result, &error);
+  else
+    ok = q_machine_send_text_finish (Q_MACHINE (object), result, &error);
+  if (!ok)
+    command_failed (tool, "input", error);
+  else
+    {
+      g_autoptr(JsonObject) obj = json_object_new ();
+      json_object_set_object_member (obj, "return", json_object_new ());
+      print_json_object (obj);
+    }
+  tool_read_next (tool);
+}
+
+static void
 console_write_done_cb (GObject      *object,
                        GAsyncResult *result,
                        gpointer      user_data)
@@ -423,6 +473,29 @@ tool_handle_line (Tool       *tool,
       return;
     }
 
+  if (g_str_equal (words[0], "screendump") && words[1] != NULL)
+    {
+      g_object_set_data_full (G_OBJECT (tool->machine), "qmachine-tool-screendump",
+                              g_strdup (g_strstrip (words[1])), g_free);
+      q_machine_screendump_async (tool->machine, NULL, -1, tool->cancellable,
+                                  screendump_done_cb, tool);
+      return;
+    }
+
+  if (g_str_equal (words[0], "sendkey") && words[1] != NULL)
+    {
+      q_machine_send_keys_async (tool->machine, g_strstrip (words[1]), -1, tool->cancellable,
+                                 input_done_cb, tool);
+      return;
+    }
+
+  if (g_str_equal (words[0], "type") && words[1] != NULL)
+    {
+      g_autofree char *text = g_strcompress (words[1]);
+      q_machine_send_text_async (tool->machine, text, tool->cancellable, input_done_cb, tool);
+      return;
+    }
+
   if ((g_str_equal (words[0], "agent") || g_str_equal (words[0], "agent-exec")) && words[1] != NULL)
     {
       QGuestAgent *agent = q_machine_get_guest_agent (tool->machine);
@@ -464,7 +537,8 @@ tool_handle_line (Tool       *tool,
   error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                        "unknown command \"%s\" (try: cmd NAME [ARGS], {raw QMP}, "
                        "wait-event NAME [SECONDS], wait-console TEXT, console TEXT, "
-                       "agent NAME [ARGS], agent-exec COMMAND)", words[0]);
+                       "agent NAME [ARGS], agent-exec COMMAND, screendump FILE, "
+                       "sendkey COMBO, type TEXT)", words[0]);
   command_failed (tool, "shell", error);
   tool_read_next (tool);
 }
@@ -605,6 +679,9 @@ cmd_run (int    argc,
     "  wait-event NAME [SECS]   wait for a QMP event\n"
     "  wait-console TEXT        wait for TEXT on the console\n"
     "  console TEXT             type TEXT and Enter on the console\n"
+    "  screendump FILE          save the screen as PNG (needs -vga std or similar)\n"
+    "  sendkey COMBO            press keys together, e.g. ctrl-alt-f2\n"
+    "  type TEXT                type TEXT (C escapes such as \\n work)\n"
     "  agent NAME [JSON-ARGS]   run a guest agent command (--guest-agent)\n"
     "  agent-exec COMMAND       run COMMAND with sh -c in the guest (--guest-agent)\n"
     "Without --qmp-shell but with --console, stdin lines go to the console.");

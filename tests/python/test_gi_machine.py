@@ -702,3 +702,23 @@ def test_ctrl_c_interrupts_blocking_calls(qemu_binary, tmp_path, call):
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert os.listdir(base) == []
+
+
+def test_screen_and_input(qemu_binary, tmp_path):
+    vm = QMachine.Machine.new(qemu_binary)
+    vm.set_base_temp_dir(str(tmp_path))
+    vm.add_args('-machine', 'pc', '-nodefaults', '-accel', 'tcg', '-vga', 'std',
+                '-device', 'qemu-xhci', '-device', 'usb-tablet')
+    vm.launch()
+    try:
+        png = vm.screendump()
+        assert isinstance(png, bytes) and png.startswith(b'\x89PNG\r\n\x1a\n')
+        assert vm.send_keys('shift-a', hold_time=0.01) is True
+        assert vm.send_text('ls -l /\n') is True
+        assert vm.pointer_move(0.5, 0.5) is True
+        assert vm.pointer_click('right') is True
+        with pytest.raises(GLib.Error) as info:
+            vm.send_text('\u00e9')
+        assert info.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_ARGUMENT)
+    finally:
+        vm.shutdown()

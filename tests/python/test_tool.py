@@ -101,3 +101,21 @@ def test_bash_completion_parses():
     defined = subprocess.run(['bash', '-c', f'source {script}; complete -p qmachine'],
                              capture_output=True, text=True)
     assert '_qmachine' in defined.stdout, defined.stderr
+
+
+def test_tool_screen_and_keys(tmp_path):
+    shot = tmp_path / 'shot.png'
+    shell = (f'screendump {shot}\n'
+             'sendkey ctrl-alt-f2\n'
+             'type ls -l\\n\n'
+             'sendkey Ctrl-X\n')
+    proc = subprocess.run(
+        [os.environ['QMACHINE_TOOL'], 'run', '-q', '--',
+         '-machine', 'pc', '-nodefaults', '-accel', 'tcg', '-vga', 'std'],
+        input=shell, capture_output=True, text=True, timeout=60, check=False)
+    lines = [line for line in proc.stdout.splitlines() if '"event":' not in line]
+    assert lines[0] == '{"return":{"file":"%s","bytes":%d}}' % (shot, shot.stat().st_size)
+    assert shot.read_bytes().startswith(b'\x89PNG\r\n\x1a\n')
+    assert lines[1:3] == ['{"return":{}}', '{"return":{}}']
+    assert lines[3].startswith('{"error":{"class":"qmachine","desc":"\\"Ctrl-X\\" is not a key')
+    assert proc.returncode == 1, proc.stderr
