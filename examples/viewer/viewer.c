@@ -183,10 +183,13 @@ screen_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autoptr(GdkTexture) texture = NULL;
   Viewer *v;
 
-  if (png == NULL)
-    return;   /* cancelled (the window went) or no screen yet */
+  /* Cancelled: the window (and the viewer) may be gone. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
   v = user_data;
   v->screen_busy = FALSE;
+  if (png == NULL)
+    return;   /* no screen yet, or QEMU is going: the next tick asks again */
   texture = gdk_texture_new_from_bytes (png, NULL);
   if (texture != NULL)
     {
@@ -421,6 +424,8 @@ self_test_fail (const char *why)
   exit (1);
 }
 
+static const char *screenshot_problem = "not tried";
+
 static gboolean
 save_screenshot (GtkWidget *widget, const char *path)
 {
@@ -431,12 +436,25 @@ save_screenshot (GtkWidget *widget, const char *path)
   int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
   GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
 
+  if (width <= 0 || height <= 0 || renderer == NULL)
+    {
+      screenshot_problem = "the window has no size or no renderer yet";
+      return FALSE;
+    }
   gdk_paintable_snapshot (paintable, snapshot, width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  if (node == NULL || renderer == NULL)
-    return FALSE;
+  if (node == NULL)
+    {
+      screenshot_problem = "the window drew nothing";
+      return FALSE;
+    }
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  return gdk_texture_save_to_png (texture, path);
+  if (texture == NULL || !gdk_texture_save_to_png (texture, path))
+    {
+      screenshot_problem = "the PNG could not be written";
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void self_test_step (void);
@@ -464,13 +482,35 @@ self_test_paused_cb (QMachine *machine, GParamSpec *pspec, gpointer data)
     self_test_step ();
 }
 
+/* After the new image was laid out and drawn: a frame later. A widget
+ * that still waits for its allocation snapshots to nothing, so this tries
+ * again on the next frames. */
+static gboolean
+self_test_frame_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  static guint tries;
+
+  if (save_screenshot (widget, self_test_png))
+    {
+      self_test_step ();
+      return G_SOURCE_REMOVE;
+    }
+  if (++tries >= 30)
+    {
+      g_printerr ("viewer self-test: %s\n", screenshot_problem);
+      self_test_fail ("could not save the window's screenshot");
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 self_test_screen_cb (gpointer data)
 {
   /* A screen image taken after the pause has arrived. */
   if (self_test.viewer->screen_updates <= self_test.screens_before)
     return G_SOURCE_CONTINUE;
-  self_test_step ();
+  gtk_widget_add_tick_callback (GTK_WIDGET (self_test.viewer->window), self_test_frame_cb, NULL, NULL);
+  gtk_widget_queue_draw (GTK_WIDGET (self_test.viewer->window));
   return G_SOURCE_REMOVE;
 }
 
@@ -518,8 +558,6 @@ self_test_step (void)
       break;
 
     case 5:
-      if (!save_screenshot (GTK_WIDGET (v->window), self_test_png))
-        self_test_fail ("could not save the window's screenshot");
       g_printerr ("viewer self-test: screenshot saved to %s; closing the window\n", self_test_png);
       self_test.pid = q_machine_get_pid (v->machine);
       self_test.temp_dir = g_strdup (q_machine_get_temp_dir (v->machine));
