@@ -325,6 +325,35 @@ test_bad_args (Fixture *f, gconstpointer data)
 }
 
 static void
+test_agent_launch_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  QGuestAgent *agent;
+  gint64 start;
+
+  /* -machine none has no PCI bus for virtio-serial: QEMU refuses. */
+  q_machine_add_guest_agent (f->machine, Q_GUEST_AGENT_PORT_VIRTIO_SERIAL);
+  g_assert_true (g_strv_contains (q_machine_get_full_args (f->machine),
+                                  "virtserialport,bus=qmachine-ga-bus.0,chardev=qmachine-ga,"
+                                  "id=qmachine-ga,name=org.qemu.guest_agent.0"));
+  g_assert_false (q_machine_launch (f->machine, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
+  g_assert_nonnull (strstr (error->message, "virtio-serial"));
+  g_clear_error (&error);
+
+  /* The run's agent exists and fails at once: its channel is closed. */
+  agent = q_machine_get_guest_agent (f->machine);
+  g_assert_nonnull (agent);
+  start = g_get_monotonic_time ();
+  g_assert_false (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_true (q_guest_agent_is_closed (agent));
+  g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+}
+
+static void
 test_missing_binary (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
@@ -1040,6 +1069,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/no-qmp", test_no_qmp);
   ADD ("/qmachine/machine/bad-args", test_bad_args);
   ADD ("/qmachine/machine/missing-binary", test_missing_binary);
+  ADD ("/qmachine/machine/agent-launch-fails", test_agent_launch_fails);
   ADD ("/qmachine/machine/hang-before-greeting", test_hang_before_greeting);
   ADD ("/qmachine/machine/launch-cancel", test_launch_cancel);
   ADD ("/qmachine/machine/launch-precancelled", test_launch_precancelled);
