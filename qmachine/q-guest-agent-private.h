@@ -23,4 +23,16 @@ void         q_guest_agent_notice           (QGuestAgent  *self,
 void         q_guest_agent_fail             (QGuestAgent  *self,
                                              const GError *error);
 
+/* For the helpers' files (q-guest-agent-commands.c, -exec.c, -files.c). */
+gboolean     q_guest_agent_check_result     (QGuestAgent  *self,
+                                             GAsyncResult *result,
+                                             gpointer      source_tag);
+void         q_guest_agent_resync_async     (QGuestAgent         *self,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+void         q_guest_agent_execute_detached (QGuestAgent  *self,
+                                             const char   *command,
+                                             JsonObject   *arguments);
+
 G_END_DECLS

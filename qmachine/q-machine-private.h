@@ -214,6 +214,10 @@ void      machine_exited_later        (QMachine      *self,
                                        int            exit_code);
 gboolean  machine_set_state_locked    (QMachine      *self,
                                        QMachineState  state);
+gboolean  machine_set_str             (char         **ptr,
+                                       const char    *value);
+void      machine_notify_now          (QMachine      *self,
+                                       guint          prop_id);
 void      machine_set_state           (QMachine      *self,
                                        QMachineState  state);
 

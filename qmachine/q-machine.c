@@ -56,8 +56,8 @@ G_DEFINE_FINAL_TYPE (QMachine, q_machine, G_TYPE_OBJECT)
 static GParamSpec *properties [N_PROPS];
 guint q_machine_signals [N_SIGNALS];
 
-static gboolean
-set_str (char       **ptr,
+gboolean
+machine_set_str (char       **ptr,
          const char  *value)
 {
   if (g_strcmp0 (*ptr, value) == 0)
@@ -125,6 +125,14 @@ machine_exited_later (QMachine *self,
   g_mutex_unlock (&self->mutex);
 
   q_dispatcher_wakeup (self->dispatcher);
+}
+
+/* Owner's thread: notify @prop_id now (the configuration setters). */
+void
+machine_notify_now (QMachine *self,
+                    guint     prop_id)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties [prop_id]);
 }
 
 /* Must be called with the mutex held. Returns whether it changed. */
@@ -898,7 +906,7 @@ q_machine_set_name (QMachine   *self,
   /* It names files: one path component, printable. */
   g_return_if_fail (q_machine_name_is_valid (name));
 
-  if (set_str (&self->name, name))
+  if (machine_set_str (&self->name, name))
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_NAME]);
 }
 
@@ -934,7 +942,7 @@ q_machine_set_base_temp_dir (QMachine   *self,
 {
   g_return_if_fail (Q_IS_MACHINE (self));
 
-  if (set_str (&self->base_temp_dir, base_temp_dir ? base_temp_dir : g_get_tmp_dir ()))
+  if (machine_set_str (&self->base_temp_dir, base_temp_dir ? base_temp_dir : g_get_tmp_dir ()))
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_BASE_TEMP_DIR]);
 }
 
@@ -976,7 +984,7 @@ q_machine_set_log_dir (QMachine   *self,
 {
   g_return_if_fail (Q_IS_MACHINE (self));
 
-  if (set_str (&self->log_dir, log_dir))
+  if (machine_set_str (&self->log_dir, log_dir))
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_LOG_DIR]);
 }
 
@@ -1162,7 +1170,7 @@ q_machine_set_machine (QMachine   *self,
 {
   g_return_if_fail (Q_IS_MACHINE (self));
 
-  if (set_str (&self->machine_type, machine_type))
+  if (machine_set_str (&self->machine_type, machine_type))
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MACHINE_TYPE]);
 }
 
@@ -1211,228 +1219,6 @@ q_machine_set_event_queue_limit (QMachine *self,
   if (client != NULL)
     q_qmp_client_set_max_queued_events (client, limit);
   g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_LIMIT]);
-}
-
-/**
- * q_machine_set_console:
- * @self: a `QMachine`
- * @device_type: (nullable): a device such as `isa-serial`, or %NULL for
- *   `-serial chardev:console` (the machine's default serial device)
- * @console_index: which serial port; the ones before it get `-serial null`
- *
- * Gives the machine a console on a socketpair. Call before launch.
- *
- * Since: 1.0
- */
-void
-q_machine_set_console (QMachine   *self,
-                       const char *device_type,
-                       guint       console_index)
-{
-  g_return_if_fail (Q_IS_MACHINE (self));
-
-  self->console_set = TRUE;
-  set_str (&self->console_device_type, device_type);
-  self->console_index = console_index;
-}
-
-/**
- * q_machine_get_drain_console:
- * @self: a `QMachine`
- *
- * Gets [property@QMachine.Machine:drain-console].
- *
- * Returns: whether the console is drained
- *
- * Since: 1.0
- */
-gboolean
-q_machine_get_drain_console (QMachine *self)
-{
-  g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
-  return self->drain_console;
-}
-
-/**
- * q_machine_set_drain_console:
- * @self: a `QMachine`
- * @drain: whether to drain the console
- *
- * Sets [property@QMachine.Machine:drain-console]. Takes effect at the next
- * launch.
- *
- * Since: 1.0
- */
-void
-q_machine_set_drain_console (QMachine *self,
-                             gboolean  drain)
-{
-  g_return_if_fail (Q_IS_MACHINE (self));
-
-  drain = !!drain;
-  if (self->drain_console != drain)
-    {
-      self->drain_console = drain;
-      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_DRAIN_CONSOLE]);
-    }
-}
-
-/**
- * q_machine_get_console_log:
- * @self: a `QMachine`
- *
- * Gets [property@QMachine.Machine:console-log].
- *
- * Returns: (nullable) (type filename): the console log path
- *
- * Since: 1.0
- */
-const char *
-q_machine_get_console_log (QMachine *self)
-{
-  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
-  return self->console_log;
-}
-
-/**
- * q_machine_set_console_log:
- * @self: a `QMachine`
- * @path: (nullable) (type filename): where to log the console, or %NULL
- *
- * Sets [property@QMachine.Machine:console-log].
- *
- * Since: 1.0
- */
-void
-q_machine_set_console_log (QMachine   *self,
-                           const char *path)
-{
-  g_return_if_fail (Q_IS_MACHINE (self));
-
-  if (set_str (&self->console_log, path))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_CONSOLE_LOG]);
-}
-
-/**
- * q_machine_get_console_buffer_size:
- * @self: a `QMachine`
- *
- * Gets [property@QMachine.Machine:console-buffer-size].
- *
- * Returns: the buffer size in bytes
- *
- * Since: 1.0
- */
-guint
-q_machine_get_console_buffer_size (QMachine *self)
-{
-  g_return_val_if_fail (Q_IS_MACHINE (self), 0);
-  return self->console_buffer_size;
-}
-
-/**
- * q_machine_set_console_buffer_size:
- * @self: a `QMachine`
- * @size: bytes of console output to keep (at least 1)
- *
- * Sets [property@QMachine.Machine:console-buffer-size]. Takes effect at
- * the next launch.
- *
- * Since: 1.0
- */
-void
-q_machine_set_console_buffer_size (QMachine *self,
-                                   guint     size)
-{
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (size > 0);
-
-  if (self->console_buffer_size != size)
-    {
-      self->console_buffer_size = size;
-      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_CONSOLE_BUFFER_SIZE]);
-    }
-}
-
-/**
- * q_machine_get_console:
- * @self: a `QMachine`
- *
- * Gets the console of the current or last launch. It stays readable (its
- * buffered output) after shutdown, until the next launch replaces it.
- *
- * Returns: (transfer none) (nullable): the console, or %NULL when the
- *   machine has none or was never launched
- *
- * Since: 1.0
- */
-QConsole *
-q_machine_get_console (QMachine *self)
-{
-  QConsole *ret;
-
-  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
-
-  g_mutex_lock (&self->mutex);
-  ret = self->console;
-  g_mutex_unlock (&self->mutex);
-
-  return ret;
-}
-
-/**
- * q_machine_add_guest_agent:
- * @self: a `QMachine`
- * @port: the device that carries the agent's channel
- *
- * Gives the guest a channel for QEMU's guest agent, `qemu-ga`: a
- * socketpair behind `-chardev socket,id=qmachine-ga,fd=N` and, for
- * %Q_GUEST_AGENT_PORT_VIRTIO_SERIAL, `-device virtio-serial` with a
- * `virtserialport` named `org.qemu.guest_agent.0` (id `qmachine-ga`),
- * or, for %Q_GUEST_AGENT_PORT_ISA_SERIAL, `-device isa-serial` (the
- * next free serial port). After each launch,
- * [method@QMachine.Machine.get_guest_agent] gives the client; the machine
- * tells it when the guest shuts down, resets or suspends and when the
- * virtio port opens or closes. Call before launch.
- *
- * Since: 1.0
- */
-void
-q_machine_add_guest_agent (QMachine        *self,
-                           QGuestAgentPort  port)
-{
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (port == Q_GUEST_AGENT_PORT_VIRTIO_SERIAL || port == Q_GUEST_AGENT_PORT_ISA_SERIAL);
-
-  self->agent_set = TRUE;
-  self->agent_port = port;
-}
-
-/**
- * q_machine_get_guest_agent:
- * @self: a `QMachine`
- *
- * Gets the guest agent client of the current or last launch (see
- * [method@QMachine.Machine.add_guest_agent]). After shutdown its commands
- * fail at once; the next launch replaces it.
- *
- * Returns: (transfer none) (nullable): the agent client, or %NULL when the
- *   machine has no agent channel or was never launched
- *
- * Since: 1.0
- */
-QGuestAgent *
-q_machine_get_guest_agent (QMachine *self)
-{
-  QGuestAgent *ret;
-
-  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
-
-  g_mutex_lock (&self->mutex);
-  ret = self->agent;
-  g_mutex_unlock (&self->mutex);
-
-  return ret;
 }
 
 /* ------------------------------------------------------------------------ */

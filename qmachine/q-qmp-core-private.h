@@ -178,6 +178,41 @@ void      core_link_cancellable    (GTask        *task,
 void      core_agent_notice        (Core         *core,
                                     AgentNotice   notice);
 
+/* Worker thread: shared by q-qmp-core.c and q-qmp-core-agent.c. */
+gboolean  traffic_logged           (void);
+void      log_traffic              (Core         *core,
+                                    gboolean      sent,
+                                    JsonObject   *message);
+void      take_task_return_error   (GTask       **slot,
+                                    GError       *error);
+void      take_task_return_pointer (GTask       **slot,
+                                    gpointer      value,
+                                    GDestroyNotify destroy);
+#define take_task_return_new_error(slot, domain, code, ...) \
+  take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
+void      core_close               (Core         *core,
+                                    const GError *error);
+void      core_write_next          (Core         *core);
+gboolean  core_write_now           (Core         *core,
+                                    GBytes       *bytes);
+void      core_arm_deadline        (Core         *core);
+void      core_finish_sent         (Core         *core,
+                                    Pending      *p,
+                                    JsonObject   *response);
+void      core_queue_emission      (Core         *core,
+                                    Emission     *e);
+GBytes   *serialize_command        (const char   *command,
+                                    JsonObject   *arguments,
+                                    gboolean      oob,
+                                    const char   *id);
+
+/* The guest agent's dialect (q-qmp-core-agent.c), worker thread. */
+gboolean  core_agent_write_one     (Core         *core);
+void      core_agent_handle_message (Core        *core,
+                                     JsonObject  *message);
+void      core_agent_abandon       (Core         *core,
+                                    Pending      *p);
+
 /* Starts a command (any thread); what QQmpClient and QGuestAgent share.
  * @source_object becomes the task's source. */
 void      core_execute_async       (Core               *core,

@@ -29,7 +29,7 @@ static void     core_got_data      (Core     *core,
 /* ------------------------------------------------------------------------ */
 /* The QMP traffic in the debug log (G_MESSAGES_DEBUG=QMachine)             */
 
-static gboolean
+gboolean
 traffic_logged (void)
 {
   return !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
@@ -83,7 +83,7 @@ redact (JsonNode *node)
 /* A structured debug message: besides MESSAGE ("NAME: QMP -> {...}"),
  * QMACHINE_QMP says "sent" or "received" and QMACHINE_NAME names the
  * connection (the machine's name), for journald and custom log writers. */
-static void
+void
 log_traffic (Core       *core,
              gboolean    sent,
              JsonObject *message)
@@ -120,7 +120,7 @@ log_traffic (Core       *core,
 }
 
 /* Return through a task held in @slot, and drop that reference. */
-static void
+void
 take_task_return_error (GTask  **slot,
                         GError  *error)
 {
@@ -140,7 +140,7 @@ take_task_return_boolean (GTask    **slot,
   g_object_unref (task);
 }
 
-static void
+void
 take_task_return_pointer (GTask          **slot,
                           gpointer         value,
                           GDestroyNotify   destroy)
@@ -151,18 +151,10 @@ take_task_return_pointer (GTask          **slot,
   g_object_unref (task);
 }
 
-#define take_task_return_new_error(slot, domain, code, ...) \
-  take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
 
-static void core_close       (Core         *core,
-                              const GError *error);
-static void core_write_next  (Core         *core);
 static gboolean core_write_one (Core       *core);
 static void core_read_next   (Core         *core);
 static void core_op_done     (Core         *core);
-static void core_arm_deadline (Core        *core);
-static void core_agent_abandon (Core       *core,
-                                Pending    *p);
 
 /* ------------------------------------------------------------------------ */
 /* Pending commands and emissions                                           */
@@ -331,7 +323,7 @@ core_take_emissions (Core   *core,
 /* Any thread. Queues a signal for the owner's context. Events beyond
  * max_queued_events drop the oldest queued event (counted), never the
  * closed notification. */
-static void
+void
 core_queue_emission (Core     *core,
                      Emission *e)
 {
@@ -408,7 +400,7 @@ core_complete (Core       *core,
 }
 
 /* Removes a sent pending command and completes it. */
-static void
+void
 core_finish_sent (Core       *core,
                   Pending    *p,
                   JsonObject *response)
@@ -483,9 +475,6 @@ core_handle_return (Core       *core,
 
 static void
 core_greeting_arrived (Core *core);
-static void
-core_agent_handle_message (Core       *core,
-                           JsonObject *message);
 
 static void
 core_handle_message (Core       *core,
@@ -850,7 +839,7 @@ core_fd_send_start (FdSend *s)
 /* Writes what the socket takes now. Returns TRUE when all of @bytes went
  * out; otherwise the rest is written asynchronously (or the write failed
  * and the core is closed). */
-static gboolean
+gboolean
 core_write_now (Core   *core,
                 GBytes *bytes)
 {
@@ -888,7 +877,7 @@ core_write_now (Core   *core,
   return TRUE;
 }
 
-static void
+void
 core_write_next (Core *core)
 {
   /* A loop, not recursion: most writes complete at once. */
@@ -901,7 +890,6 @@ core_write_next (Core *core)
 
 /* Starts writing the next command that may go. Returns TRUE when it was
  * written at once and the next may follow. */
-static gboolean core_agent_write_one (Core *core);
 
 static gboolean
 core_write_one (Core *core)
@@ -997,7 +985,7 @@ core_op_done (Core *core)
   core_maybe_close_stream (core);
 }
 
-static void
+void
 core_close (Core         *core,
             const GError *error)
 {
@@ -1230,7 +1218,7 @@ core_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
+void
 core_arm_deadline (Core *core)
 {
   GHashTableIter iter;
@@ -1423,10 +1411,6 @@ core_next_id (Core *core)
   return g_strdup_printf ("%u", (guint)g_atomic_int_add (&core->id_counter, 1));
 }
 
-static GBytes *serialize_command (const char *command,
-                                   JsonObject *arguments,
-                                   gboolean    oob,
-                                   const char *id);
 
 /* Any thread: a command ready for core_do_execute. */
 Pending *
@@ -1481,7 +1465,7 @@ append_json_string (GString    *out,
  * byte per main-loop iteration, so every byte costs latency
  * (docs/benchmarks.md). In-band commands carry no id: QEMU answers them in
  * order. Out-of-band ones need one, as a number. */
-static GBytes *
+GBytes *
 serialize_command (const char *command,
                    JsonObject *arguments,
                    gboolean    oob,
@@ -1568,402 +1552,4 @@ core_greeting_arrived (Core *core)
 {
   if (core->negotiate_task != NULL)
     core_send_capabilities (core);
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* Starting commands (any thread)                                           */
-
-typedef struct
-{
-  Request      *request;
-  GCancellable *cancellable;
-  gulong        handler;
-} CancelLink;
-
-static void
-cancel_link_free (CancelLink *link)
-{
-  if (link->handler != 0)
-    g_cancellable_disconnect (link->cancellable, link->handler);
-  g_clear_object (&link->cancellable);
-  request_free (link->request);
-  g_free (link);
-}
-
-/* Connects @cancellable for the life of @task; the link goes with the
- * task's data, so it is disconnected once the task is done with. */
-void
-core_link_cancellable (GTask        *task,
-                       GCancellable *cancellable,
-                       Request      *request,
-                       GCallback     callback)
-{
-  CancelLink *link = g_new0 (CancelLink, 1);
-
-  link->request = request;
-  if (cancellable != NULL)
-    {
-      link->cancellable = g_object_ref (cancellable);
-      link->handler = g_cancellable_connect (cancellable, callback, request, NULL);
-    }
-  g_object_set_data_full (G_OBJECT (task), "q-cancel-link", link,
-                          (GDestroyNotify)cancel_link_free);
-}
-
-/* Any thread. */
-void
-core_execute_async (Core               *core,
-                    gpointer            source_object,
-                    const char         *command,
-                    JsonObject         *arguments,
-                    gboolean            oob,
-                    GUnixFDList        *fds,
-                    int                 timeout_msec,
-                    gboolean            raw,
-                    gboolean            barrier,
-                    gpointer            source_tag,
-                    GCancellable       *cancellable,
-                    GAsyncReadyCallback callback,
-                    gpointer            user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  Request *r;
-  Request *cr;
-  Pending *p;
-
-  task = g_task_new (source_object, cancellable, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_name (task, core->agent ? "[qmachine] guest agent execute"
-                   : raw ? "[qmachine] qmp execute-raw" : "[qmachine] qmp execute");
-  /* We return cancellation ourselves, but keep the slot for the reply. */
-  g_task_set_check_cancellable (task, FALSE);
-
-  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 &&
-      (core->socket == NULL ||
-       g_socket_get_family (core->socket) != G_SOCKET_FAMILY_UNIX))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               "Passing file descriptors needs a GSocketConnection "
-                               "on a unix socket");
-      return;
-    }
-
-  /* Ids are allocated here (any thread); the counter is atomic. */
-  if (barrier)
-    {
-      p = g_new0 (Pending, 1);
-      p->id = core_next_id (core);
-      p->command = g_strdup (command);
-      p->barrier = TRUE;
-    }
-  else
-    {
-      gsize len;
-      const guint8 *bytes;
-      GError *error = NULL;
-
-      p = pending_new (core, command, arguments, oob);
-      bytes = g_bytes_get_data (p->bytes, &len);
-      /* Without its line feed. */
-      if (!q_qmp_json_check_outgoing (command, bytes, len - 1, &error))
-        {
-          pending_free (p);
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-  if (core->agent)
-    p->no_reply = g_strcmp0 (command, "guest-shutdown") == 0 ||
-                  g_str_has_prefix (command, "guest-suspend-");
-  p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
-  p->raw = raw;
-  p->task = g_object_ref (task);
-  p->timeout_msec = timeout_msec;
-  if (timeout_msec >= 0)
-    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
-
-  cr = request_new (core);
-  cr->id = g_strdup (p->id);
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      request_free (cr);
-      pending_free (p);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               core->agent ? "The guest agent command %s was cancelled"
-                                           : "The QMP command %s was cancelled", command);
-      return;
-    }
-  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
-
-  r = request_new (core);
-  r->pending = p;
-  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* The guest agent's dialect (worker thread)                                */
-
-/* qemu-ga has no greeting, no ids and no events, answers one command at a
- * time, and restarts with the guest; garbage on its serial line or a reply
- * that came too late would pair the next reply with the wrong command. So
- * one command is in flight at a time, and before a command goes out on a
- * stream that may be out of step (new, after a timeout, a cancel, a bad
- * line, a reply nobody waited for, a reset) the core sends 0xFF and
- * guest-sync-delimited with a random id, drops everything up to the 0xFF
- * the agent writes before its answer, and then everything until the answer
- * carrying that id. Unanswered, it tries again with a longer wait. */
-
-#define AGENT_SYNC_FIRST_MSEC 1000
-#define AGENT_SYNC_MAX_MSEC   8000
-
-static void
-core_agent_set_up (Core     *core,
-                   gboolean  up)
-{
-  Emission *e;
-
-  if (core->agent_up == up)
-    return;
-  core->agent_up = up;
-  e = g_new0 (Emission, 1);
-  e->kind = EMIT_AGENT_STATE;
-  e->up = up;
-  core_queue_emission (core, e);
-}
-
-static Pending *
-core_agent_sync_new (Core *core)
-{
-  g_autoptr(JsonObject) args = json_object_new ();
-  Pending *p;
-  GBytes *bytes;
-  gsize len;
-  const guint8 *data;
-  guint8 *buf;
-  gint64 wait_ms;
-
-  p = g_new0 (Pending, 1);
-  p->id = core_next_id (core);
-  p->command = g_strdup ("guest-sync-delimited");
-  p->sync = TRUE;
-  p->sync_value = g_random_int_range (1, G_MAXINT32);
-  json_object_set_int_member (args, "id", p->sync_value);
-
-  /* 0xFF first: the agent drops the partial input it may hold. */
-  bytes = serialize_command (p->command, args, FALSE, NULL);
-  data = g_bytes_get_data (bytes, &len);
-  buf = g_malloc (len + 1);
-  buf[0] = 0xFF;
-  memcpy (buf + 1, data, len);
-  p->bytes = g_bytes_new_take (buf, len + 1);
-  g_bytes_unref (bytes);
-
-  if (traffic_logged ())
-    {
-      g_autoptr(JsonObject) shown = json_object_new ();
-      json_object_set_string_member (shown, "execute", p->command);
-      json_object_set_object_member (shown, "arguments", json_object_ref (args));
-      log_traffic (core, TRUE, shown);
-    }
-
-  wait_ms = MIN ((gint64)AGENT_SYNC_FIRST_MSEC << MIN (core->agent_sync_attempts, 8),
-                 AGENT_SYNC_MAX_MSEC);
-  core->agent_sync_attempts++;
-  p->timeout_msec = (int)wait_ms;
-  p->deadline = g_get_monotonic_time () + wait_ms * 1000;
-  g_hash_table_insert (core->pending, p->id, p);
-
-  return p;
-}
-
-/* Forgets a written command whose reply will not be waited for: the
- * stream is out of step until the next resynchronisation. */
-static void
-core_agent_abandon (Core    *core,
-                    Pending *p)
-{
-  g_assert (p->sent);
-  core->agent_synced = FALSE;
-  if (!p->barrier)
-    core_agent_set_up (core, FALSE);
-  g_queue_remove (&core->sent, p);
-  core->inband_in_flight--;
-  g_hash_table_remove (core->pending, p->id);
-}
-
-static gboolean
-core_agent_write_one (Core *core)
-{
-  Pending *p = g_queue_peek_head (&core->outq);
-
-  if (p == NULL)
-    {
-      if (core->closing)
-        core_close (core, NULL);
-      return FALSE;
-    }
-  if (core->inband_in_flight > 0)
-    return FALSE;
-
-  if (core->agent_synced)
-    {
-      g_queue_pop_head (&core->outq);
-      if (p->barrier)
-        {
-          /* A user's sync: the stream is in step now. */
-          if (p->task != NULL)
-            take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
-                                      (GDestroyNotify)json_node_unref);
-          g_hash_table_remove (core->pending, p->id);
-          return TRUE;
-        }
-    }
-  else
-    {
-      p = core_agent_sync_new (core);
-      if (core->deadline_source == NULL || p->deadline < core->deadline_armed)
-        core_arm_deadline (core);
-      /* Whatever arrives before the agent's 0xFF is stale. */
-      q_qmp_framer_skip_to_delimiter (&core->framer);
-    }
-
-  p->sent = TRUE;
-  g_queue_push_tail (&core->sent, p);
-  core->inband_in_flight++;
-  core->writing = TRUE;
-
-  return core_write_now (core, p->bytes);
-}
-
-static void
-core_agent_handle_message (Core       *core,
-                           JsonObject *message)
-{
-  Pending *p = g_queue_peek_head (&core->sent);
-  JsonNode *ret;
-
-  if (message == NULL)
-    {
-      /* A line that was not a message (the framer logged why). One too
-       * big to be anything but the reply in flight fails that command:
-       * the reply will not come again. */
-      if (core->framer.dropped_oversize && p != NULL && !p->sync)
-        {
-          if (p->task != NULL)
-            take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                        "The guest agent's reply to %s is larger than %"
-                                        G_GUINT64_FORMAT " MiB", p->command,
-                                        core->framer.max_size / (1024 * 1024));
-          core_agent_abandon (core, p);
-          core_write_next (core);
-          return;
-        }
-      if (p == NULL || !p->sync)
-        core->agent_synced = FALSE;
-      return;
-    }
-
-  if (p == NULL)
-    {
-      g_debug ("Guest agent: message that no command waits for dropped");
-      core->agent_synced = FALSE;
-      return;
-    }
-
-  if (p->sync)
-    {
-      ret = json_object_get_member (message, "return");
-      if (ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
-          json_node_get_value_type (ret) == G_TYPE_INT64 &&
-          json_node_get_int (ret) == p->sync_value)
-        {
-          core->agent_synced = TRUE;
-          core->agent_sync_attempts = 0;
-          core_agent_set_up (core, TRUE);
-          core_finish_sent (core, p, NULL);
-        }
-      else
-        g_debug ("Guest agent: stale message dropped while resynchronising");
-      return;
-    }
-
-  if (!json_object_has_member (message, "return") && !json_object_has_member (message, "error"))
-    {
-      g_debug ("Guest agent: message of unknown kind dropped");
-      core->agent_synced = FALSE;
-      return;
-    }
-
-  core_agent_set_up (core, TRUE);
-  if (p->no_reply)
-    /* An error, or a success it was not supposed to send: either way the
-     * guest's state is in doubt. */
-    core->agent_synced = FALSE;
-  core_finish_sent (core, p, message);
-}
-
-/* What the machine saw happen to the guest or its agent's port. */
-void
-core_agent_notice (Core        *core,
-                   AgentNotice  notice)
-{
-  Pending *p;
-
-  g_assert (q_worker_is_current ());
-  g_assert (core->agent);
-
-  if (core->closed)
-    return;
-
-  p = g_queue_peek_head (&core->sent);
-
-  if (notice == AGENT_NOTICE_PORT_OPENED)
-    {
-      core_agent_set_up (core, TRUE);
-      /* A resynchronisation sent while nobody listened: start afresh. */
-      if (p != NULL && p->sync)
-        {
-          core->agent_sync_attempts = 0;
-          core_agent_abandon (core, p);
-          core_write_next (core);
-        }
-      return;
-    }
-
-  core->agent_synced = FALSE;
-  if (notice != AGENT_NOTICE_GUEST_SUSPENDED)
-    core_agent_set_up (core, FALSE);
-  if (p == NULL)
-    return;
-
-  if (p->no_reply)
-    {
-      /* The guest's shutdown or reset is the success of guest-shutdown
-       * (and of guest-suspend-disk, which powers off); its suspension that
-       * of guest-suspend-*. The agent closing its port is not: it does so
-       * on the way down, and when it crashes. */
-      gboolean done = notice == AGENT_NOTICE_GUEST_RESET ||
-                      (notice == AGENT_NOTICE_GUEST_SUSPENDED &&
-                       g_str_has_prefix (p->command, "guest-suspend-"));
-
-      if (!done)
-        return;
-      if (p->task != NULL)
-        take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
-                                  (GDestroyNotify)json_node_unref);
-      core_agent_abandon (core, p);
-    }
-  else if (notice != AGENT_NOTICE_GUEST_SUSPENDED)
-    {
-      if (p->task != NULL)
-        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                    notice == AGENT_NOTICE_PORT_CLOSED
-                                    ? "The guest agent closed its port before answering %s"
-                                    : "The guest was reset or shut down before its agent answered %s",
-                                    p->command);
-      core_agent_abandon (core, p);
-    }
-  core_write_next (core);
 }

@@ -42,6 +42,35 @@ q_json_get_string (JsonObject *object,
   return NULL;
 }
 
+/* A boolean member that is true (anything else: FALSE). */
+static inline gboolean
+q_json_get_boolean (JsonObject *object,
+                    const char *name)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+         json_node_get_value_type (node) == G_TYPE_BOOLEAN && json_node_get_boolean (node);
+}
+
+/* An integer member; FALSE when missing or of another type. */
+static inline gboolean
+q_json_get_int (JsonObject *object,
+                const char *name,
+                gint64     *value)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
+/* A base64 string member, decoded (missing: empty). */
+GBytes  *q_json_get_base64     (JsonObject          *object,
+                                const char          *name);
+
 GError *q_qmp_error_from_json (JsonObject          *error_object);
 int      q_open_private_file   (const char          *path,
                                 const char          *what,

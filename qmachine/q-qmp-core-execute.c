@@ -1,0 +1,140 @@
+/* q-qmp-core-execute.c: starting commands (any thread): a Pending made
+ * and checked on the caller's thread, its cancellation linked, then
+ * handed to the worker
+ *
+ * Copyright 2026 The qmachine authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "q-error.h"
+#include "q-qmp-core-private.h"
+
+typedef struct
+{
+  Request      *request;
+  GCancellable *cancellable;
+  gulong        handler;
+} CancelLink;
+
+static void
+cancel_link_free (CancelLink *link)
+{
+  if (link->handler != 0)
+    g_cancellable_disconnect (link->cancellable, link->handler);
+  g_clear_object (&link->cancellable);
+  request_free (link->request);
+  g_free (link);
+}
+
+/* Connects @cancellable for the life of @task; the link goes with the
+ * task's data, so it is disconnected once the task is done with. */
+void
+core_link_cancellable (GTask        *task,
+                       GCancellable *cancellable,
+                       Request      *request,
+                       GCallback     callback)
+{
+  CancelLink *link = g_new0 (CancelLink, 1);
+
+  link->request = request;
+  if (cancellable != NULL)
+    {
+      link->cancellable = g_object_ref (cancellable);
+      link->handler = g_cancellable_connect (cancellable, callback, request, NULL);
+    }
+  g_object_set_data_full (G_OBJECT (task), "q-cancel-link", link,
+                          (GDestroyNotify)cancel_link_free);
+}
+
+/* Any thread. */
+void
+core_execute_async (Core               *core,
+                    gpointer            source_object,
+                    const char         *command,
+                    JsonObject         *arguments,
+                    gboolean            oob,
+                    GUnixFDList        *fds,
+                    int                 timeout_msec,
+                    gboolean            raw,
+                    gboolean            barrier,
+                    gpointer            source_tag,
+                    GCancellable       *cancellable,
+                    GAsyncReadyCallback callback,
+                    gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Request *r;
+  Request *cr;
+  Pending *p;
+
+  task = g_task_new (source_object, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, core->agent ? "[qmachine] guest agent execute"
+                   : raw ? "[qmachine] qmp execute-raw" : "[qmachine] qmp execute");
+  /* We return cancellation ourselves, but keep the slot for the reply. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (fds != NULL && g_unix_fd_list_get_length (fds) > 0 &&
+      (core->socket == NULL ||
+       g_socket_get_family (core->socket) != G_SOCKET_FAMILY_UNIX))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "Passing file descriptors needs a GSocketConnection "
+                               "on a unix socket");
+      return;
+    }
+
+  /* Ids are allocated here (any thread); the counter is atomic. */
+  if (barrier)
+    {
+      p = g_new0 (Pending, 1);
+      p->id = core_next_id (core);
+      p->command = g_strdup (command);
+      p->barrier = TRUE;
+    }
+  else
+    {
+      gsize len;
+      const guint8 *bytes;
+      GError *error = NULL;
+
+      p = pending_new (core, command, arguments, oob);
+      bytes = g_bytes_get_data (p->bytes, &len);
+      /* Without its line feed. */
+      if (!q_qmp_json_check_outgoing (command, bytes, len - 1, &error))
+        {
+          pending_free (p);
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  if (core->agent)
+    p->no_reply = g_strcmp0 (command, "guest-shutdown") == 0 ||
+                  g_str_has_prefix (command, "guest-suspend-");
+  p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
+  p->raw = raw;
+  p->task = g_object_ref (task);
+  p->timeout_msec = timeout_msec;
+  if (timeout_msec >= 0)
+    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
+
+  cr = request_new (core);
+  cr->id = g_strdup (p->id);
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      request_free (cr);
+      pending_free (p);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               core->agent ? "The guest agent command %s was cancelled"
+                                           : "The QMP command %s was cancelled", command);
+      return;
+    }
+  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
+
+  r = request_new (core);
+  r->pending = p;
+  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
+}
