@@ -779,21 +779,50 @@ machine_prepare_run (QMachine  *self,
       g_array_append_val (run->extra_fds, x);
     }
 
+  /* Without a log directory, QEMU's log is an unnamed file: nothing to
+   * create a directory for, nothing to remove (on ext4, creating and
+   * removing a named log and its directory costs about a millisecond of
+   * each launch and shutdown). File systems without unnamed files get a
+   * named log in the temporary directory. */
   if (self->log_dir == NULL)
     {
-      if (!(log_dir = machine_ensure_temp_dir_locked (self, error)))
+      g_autoptr(GError) local_error = NULL;
+
+      run->log_fd = q_open_anonymous_file (self->base_temp_dir, "log file", &local_error);
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+
+  if (run->log_fd < 0)
+    {
+      if (self->log_dir == NULL)
+        {
+          if (!(log_dir = machine_ensure_temp_dir_locked (self, error)))
+            return NULL;
+        }
+      else
+        log_dir = self->log_dir;
+
+      run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
+      run->log_fd = q_open_private_file (run->log_path, "log file", error);
+      if (run->log_fd < 0)
         return NULL;
     }
-  else
-    log_dir = self->log_dir;
+
+  run->log_read_fd = fcntl (run->log_fd, F_DUPFD_CLOEXEC, 3);
+  if (run->log_read_fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not duplicate the log file's descriptor: %s", g_strerror (errsv));
+      return NULL;
+    }
 
   if (self->temp_dir != NULL)
     run->temp_dir = g_strdup (self->temp_dir);
-
-  run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
-  run->log_fd = q_open_private_file (run->log_path, "log file", error);
-  if (run->log_fd < 0)
-    return NULL;
 
   if (self->qmp_enabled)
     {

@@ -71,8 +71,9 @@ struct _Run
   /* Made by the owner thread before the run is scheduled. */
   char           **argv;
   char            *command_line;     /* shell-quoted argv, for errors and logs */
-  char            *log_path;
-  int              log_fd;
+  char            *log_path;         /* NULL: the log is an unnamed file */
+  int              log_fd;           /* handed to QEMU as stdout and stderr */
+  int              log_read_fd;      /* ours, to read the log back at the end */
   GSocket         *monitor_ours;     /* socketpair end or accepted socket */
   GSocket         *listener;
   int              monitor_theirs;

@@ -13,9 +13,12 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -70,7 +73,7 @@ run_new (QMachine *self)
 
   g_atomic_ref_count_init (&run->ref_count);
   run->box = q_box_ref (self->box);
-  run->log_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
+  run->log_fd = run->log_read_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
   run->agent_theirs = run->agent_target = -1;
   run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
@@ -149,6 +152,7 @@ run_cleanup_files (Run *run)
   run_track (run, FALSE);
 
   q_close_fd (&run->log_fd);
+  q_close_fd (&run->log_read_fd);
   q_close_fd (&run->monitor_theirs);
   q_close_fd (&run->console_ours);
   q_close_fd (&run->console_theirs);
@@ -238,20 +242,47 @@ run_disconnect_launch_cancel (Run *run)
 /* ------------------------------------------------------------------------ */
 /* The end of a run                                                         */
 
-static char *
-read_log (const char *path)
-{
-  g_autofree char *contents = NULL;
-  gsize len = 0;
+/* QEMU's output, kept up to this many bytes (its end) in memory. */
+#define MAX_LOG_KEPT (4 * 1024 * 1024)
 
-  if (path == NULL || !g_file_get_contents (path, &contents, &len, NULL))
+static char *
+read_log (int fd)
+{
+  g_autoptr(GString) contents = NULL;
+  struct stat st;
+  goffset offset = 0;
+
+  if (fd < 0 || fstat (fd, &st) != 0)
     return NULL;
 
-  /* QEMU's output is text in the locale's encoding; keep it valid UTF-8. */
-  if (!g_utf8_validate (contents, len, NULL))
-    return g_utf8_make_valid (contents, len);
+  contents = g_string_sized_new (MIN (st.st_size, MAX_LOG_KEPT) + 1);
+  if (st.st_size > MAX_LOG_KEPT)
+    {
+      offset = st.st_size - MAX_LOG_KEPT;
+      g_string_append_printf (contents, "[qmachine: the first %" G_GOFFSET_FORMAT " bytes of "
+                              "QEMU's output are not kept]\n", offset);
+    }
 
-  return g_steal_pointer (&contents);
+  for (;;)
+    {
+      char buf[16384];
+      gssize n = pread (fd, buf, sizeof buf, offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_string_append_len (contents, buf, n);
+      offset += n;
+      if (contents->len > MAX_LOG_KEPT + 128)
+        break;   /* still growing: something else writes to it */
+    }
+
+  /* QEMU's output is text in the locale's encoding; keep it valid UTF-8. */
+  if (!g_utf8_validate (contents->str, contents->len, NULL))
+    return g_utf8_make_valid (contents->str, contents->len);
+
+  return g_string_free (g_steal_pointer (&contents), FALSE);
 }
 
 /* The last non-empty line of QEMU's output, or NULL. */
@@ -404,7 +435,7 @@ run_finish (Run *run)
   if (run->qmp != NULL)
     q_qmp_client_set_hooks (run->qmp, NULL, NULL, NULL, NULL);
 
-  output = read_log (run->log_path);
+  output = read_log (run->log_read_fd);
   run_cleanup_files (run);
 
   if (self != NULL)

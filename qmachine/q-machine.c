@@ -469,9 +469,9 @@ q_machine_class_init (QMachineClass *klass)
   /**
    * QMachine:log-dir:
    *
-   * Where QEMU's log file is written and kept. When %NULL, the log goes to
-   * the temporary directory and is removed with it (its text stays
-   * available from [method@QMachine.Machine.get_log]).
+   * Where QEMU's log file (`NAME.log`) is written and kept. When %NULL,
+   * QEMU's output goes to an unnamed file that vanishes once closed (its
+   * text stays available from [method@QMachine.Machine.get_log]).
    *
    * Since: 1.0
    */
@@ -950,12 +950,16 @@ q_machine_set_base_temp_dir (QMachine   *self,
  * q_machine_get_log_dir:
  * @self: a `QMachine`
  *
- * Gets where QEMU's log goes: [property@QMachine.Machine:log-dir], or the
- * temporary directory (created if needed, as
- * [method@QMachine.Machine.get_temp_dir] does) when it is unset.
+ * Gets [property@QMachine.Machine:log-dir], where QEMU's log is written
+ * as `NAME.log` and kept after shutdown.
  *
- * Returns: (nullable): the log directory, or %NULL if the temporary
- *   directory could not be created
+ * When it is unset, QEMU's output goes to an unnamed file in
+ * [property@QMachine.Machine:base-temp-dir] that vanishes when it is closed
+ * (or, on a file system without unnamed files, to `NAME.log` in the
+ * temporary directory, removed with it); [method@QMachine.Machine.get_log]
+ * returns what it held.
+ *
+ * Returns: (nullable): the log directory, or %NULL when none is set
  *
  * Since: 1.0
  */
@@ -964,9 +968,7 @@ q_machine_get_log_dir (QMachine *self)
 {
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  if (self->log_dir != NULL)
-    return self->log_dir;
-  return q_machine_get_temp_dir (self);
+  return self->log_dir;
 }
 
 /**
@@ -1356,7 +1358,9 @@ q_machine_get_exit_code (QMachine *self,
  * @self: a `QMachine`
  *
  * Gets what the last QEMU process wrote to stdout and stderr, once it has
- * exited (after a shutdown or a failed launch).
+ * exited (after a shutdown or a failed launch). Its last 4 MiB are kept,
+ * after a line saying how much came before them; the log file in
+ * [property@QMachine.Machine:log-dir], when one is set, has all of it.
  *
  * Returns: (nullable): QEMU's output
  *

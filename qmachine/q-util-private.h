@@ -75,6 +75,9 @@ GError *q_qmp_error_from_json (JsonObject          *error_object);
 int      q_open_private_file   (const char          *path,
                                 const char          *what,
                                 GError             **error);
+int      q_open_anonymous_file (const char          *dir,
+                                const char          *what,
+                                GError             **error);
 char    *q_qemu_opt_quote      (const char          *value,
                                 const char          *what,
                                 GError             **error);

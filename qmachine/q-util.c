@@ -18,7 +18,8 @@
 
 #include "q-util-private.h"
 
-/* Opens (creating if needed) a file that qmachine writes, for writing,
+/* Opens (creating if needed) a file that qmachine writes, for writing
+ * (and reading back),
  * safely in a directory others may write to: never through a symbolic
  * link, never a file another user owns or one with other names (hard
  * links), and mode 0600. Truncated once checked. */
@@ -30,7 +31,7 @@ q_open_private_file (const char  *path,
   struct stat st;
   int fd;
 
-  fd = g_open (path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  fd = g_open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0)
     {
       int errsv = errno;
@@ -62,6 +63,31 @@ q_open_private_file (const char  *path,
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    "Could not prepare the %s %s: %s", what, path, g_strerror (errsv));
       close (fd);
+      return -1;
+    }
+
+  return fd;
+}
+
+/* Opens an unnamed file in @dir (O_TMPFILE), for reading and writing:
+ * nothing to remove afterwards, and nothing another user can reach. Returns
+ * -1 with @error set, or -1 with @error unset when @dir's file system has no
+ * unnamed files (the caller then falls back to a named file). */
+int
+q_open_anonymous_file (const char  *dir,
+                       const char  *what,
+                       GError     **error)
+{
+  int fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOCTTY, 0600);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EOPNOTSUPP || errsv == EISDIR || errsv == EINVAL)
+        return -1;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not create the %s in %s: %s", what, dir, g_strerror (errsv));
       return -1;
     }
 
