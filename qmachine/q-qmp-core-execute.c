@@ -66,7 +66,6 @@ core_execute_async (Core               *core,
                     gpointer            user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *r;
   Request *cr;
   Pending *p;
 
@@ -134,7 +133,5 @@ core_execute_async (Core               *core,
     }
   core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
 
-  r = request_new (core);
-  r->pending = p;
-  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
+  core_submit (core, p);
 }

@@ -46,6 +46,8 @@ typedef struct
   gint64       sync_value;   /* the random id it carries */
   gboolean     barrier;      /* a user's sync: no bytes, done once in step */
   gboolean     no_reply;     /* guest-shutdown, guest-suspend-*: no reply on success */
+  /* Written by the caller's thread (q-qmp-core-direct.c). */
+  gsize        direct_written; /* bytes of it the caller wrote (all, but for a short write) */
 } Pending;
 
 typedef enum
@@ -118,6 +120,18 @@ struct _Core
 
   /* Atomic: ids are made on any thread. */
   int              id_counter;
+
+  /* Protected by wire_mutex: a command's bytes may be written by the
+   * caller's thread, straight into the socket, when nothing else can be
+   * ahead of them (q-qmp-core-direct.c). The wire mutex is taken alone,
+   * and held only for one non-blocking send and the queue operations
+   * around it. */
+  GMutex           wire_mutex;
+  gboolean         wire_idle;         /* set by the worker: nothing of its own to write */
+  gboolean         direct_short;      /* a caller's short write waits for the worker */
+  guint            executes_posted;   /* execute requests on their way to the worker */
+  GQueue           direct_sent;       /* Pending written by callers, not yet adopted */
+  gint64           deadline_hint;     /* the armed deadline timer's time, 0 = none */
 
   /* Protected by mutex: read from any thread. Lock order: the core mutex
    * is taken alone (nothing else is locked while holding it). */
@@ -212,6 +226,19 @@ void      core_agent_handle_message (Core        *core,
                                      JsonObject  *message);
 void      core_agent_abandon       (Core         *core,
                                     Pending      *p);
+
+/* Direct writes (q-qmp-core-direct.c). */
+void      core_submit              (Core         *core,
+                                    Pending      *p);
+void      core_execute_arrived     (Core         *core);
+void      core_adopt_direct        (Core         *core);
+void      core_update_wire         (Core         *core);
+gboolean  core_do_adopt            (gpointer      data);
+void      core_write_rest          (Core         *core,
+                                    GBytes       *bytes,
+                                    gsize         offset);
+void      core_fail_sent           (Core         *core,
+                                    const GError *error);
 
 /* Starts a command (any thread); what QQmpClient and QGuestAgent share.
  * @source_object becomes the task's source. */

@@ -210,7 +210,9 @@ core_unref (Core *core)
   g_clear_error (&core->closed_error);
   g_free (core->log_name);
   g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
+  g_queue_clear_full (&core->direct_sent, (GDestroyNotify)pending_free);
   g_mutex_clear (&core->mutex);
+  g_mutex_clear (&core->wire_mutex);
   g_free (core);
 }
 
@@ -225,6 +227,7 @@ core_new (GIOStream     *stream,
 
   g_atomic_ref_count_init (&core->ref_count);
   g_mutex_init (&core->mutex);
+  g_mutex_init (&core->wire_mutex);
   core->dispatcher = q_dispatcher_new (owner_context, box, dispatch);
   core->io_cancellable = g_cancellable_new ();
   core->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -608,6 +611,9 @@ core_got_data (Core   *core,
 {
   g_autoptr(GError) perror = NULL;
 
+  /* A reply may be to a command a caller wrote. */
+  core_adopt_direct (core);
+
   if (n < 0)
     {
       g_autoptr(GError) rerror =
@@ -884,8 +890,19 @@ core_write_next (Core *core)
   while (!core->writing && !core->closed)
     {
       if (!core_write_one (core))
-        return;
+        break;
     }
+  core_update_wire (core);
+}
+
+/* The rest of a command a caller began to write (q-qmp-core-direct.c). */
+void
+core_write_rest (Core   *core,
+                 GBytes *bytes,
+                 gsize   offset)
+{
+  core->writing = TRUE;
+  core_write_bytes (core, bytes, offset);
 }
 
 /* Starts writing the next command that may go. Returns TRUE when it was
@@ -1003,6 +1020,12 @@ core_close (Core         *core,
   if (core->closed)
     return;
 
+  /* Callers stop writing; what they wrote fails below with the rest. */
+  g_mutex_lock (&core->wire_mutex);
+  core->wire_idle = FALSE;
+  g_mutex_unlock (&core->wire_mutex);
+  core_adopt_direct (core);
+
   g_mutex_lock (&core->mutex);
   core->closed = TRUE;
   core->closed_error = error ? g_error_copy (error) : NULL;
@@ -1077,6 +1100,22 @@ core_close (Core         *core,
   core_queue_emission (core, e);
 }
 
+/* Fails what is in `sent` (commands callers wrote, adopted after the
+ * close) with @error, or the close's error. */
+void
+core_fail_sent (Core         *core,
+                const GError *error)
+{
+  Pending *p;
+
+  while ((p = g_queue_pop_head (&core->sent)))
+    {
+      if (p->task != NULL)
+        take_task_return_error (&p->task, error ? g_error_copy (error) : core_closed_error (core));
+      g_hash_table_remove (core->pending, p->id);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Requests posted from any thread to the worker                            */
 
@@ -1136,6 +1175,7 @@ core_do_execute (gpointer data)
   Core *core = r->core;
   Pending *p = g_steal_pointer (&r->pending);
 
+  core_execute_arrived (core);
   if (core->closed)
     {
       take_task_return_error (&p->task, core_closed_error (core));
@@ -1176,6 +1216,11 @@ core_deadline_cb (gpointer data)
   Pending *p;
 
   g_clear_pointer (&core->deadline_source, g_source_unref);
+  /* Callers that write from now on tell the worker of their deadlines. */
+  g_mutex_lock (&core->wire_mutex);
+  core->deadline_hint = 0;
+  g_mutex_unlock (&core->wire_mutex);
+  core_adopt_direct (core);
 
   g_hash_table_iter_init (&iter, core->pending);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
@@ -1227,6 +1272,9 @@ core_arm_deadline (Core *core)
   Pending *p;
 
   q_destroy_source (&core->deadline_source);
+  g_mutex_lock (&core->wire_mutex);
+  core->deadline_hint = 0;
+  g_mutex_unlock (&core->wire_mutex);
   if (core->closed)
     return;
 
@@ -1241,6 +1289,9 @@ core_arm_deadline (Core *core)
   delay_ms = MAX (0, (earliest - g_get_monotonic_time () + 999) / 1000);
   core->deadline_source = q_worker_timeout_source ((int)MIN (delay_ms, G_MAXINT), core_deadline_cb,
                                                    core_ref (core), (GDestroyNotify)core_unref);
+  g_mutex_lock (&core->wire_mutex);
+  core->deadline_hint = earliest;
+  g_mutex_unlock (&core->wire_mutex);
 }
 
 static gboolean
@@ -1248,8 +1299,10 @@ core_do_cancel (gpointer data)
 {
   Request *r = data;
   Core *core = r->core;
-  Pending *p = g_hash_table_lookup (core->pending, r->id);
+  Pending *p;
 
+  core_adopt_direct (core);
+  p = g_hash_table_lookup (core->pending, r->id);
   if (p == NULL || p->task == NULL)
     return G_SOURCE_REMOVE;
 
@@ -1402,6 +1455,7 @@ capabilities_cb (GObject      *object,
     }
 
   core->negotiated = TRUE;
+  core_update_wire (core);
   g_task_return_boolean (task, TRUE);
 }
 
