@@ -675,6 +675,11 @@ core_read_next (Core *core)
           g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_readable_cb),
                                  core_ref (core), (GDestroyNotify)core_unref);
           g_source_set_static_name (core->read_source, "[qmachine] qmp read");
+          /* The callback never iterates the worker's context, so GLib
+           * need not block the source around it: blocking removes and
+           * re-adds its descriptor, and each wakes the context (three
+           * eventfd writes and an extra poll per read). */
+          g_source_set_can_recurse (core->read_source, TRUE);
           g_source_attach (core->read_source, q_worker_get_context ());
           core->ops_pending++;
         }
