@@ -659,6 +659,14 @@ core_readable_cb (GObject  *stream,
   return core->closed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
+static gboolean
+core_socket_readable_cb (GSocket      *socket,
+                         GIOCondition  condition,
+                         gpointer      user_data)
+{
+  return core_readable_cb (NULL, user_data);
+}
+
 static void
 core_read_next (Core *core)
 {
@@ -670,15 +678,26 @@ core_read_next (Core *core)
     {
       if (core->read_source == NULL)
         {
-          core->read_source =
-            g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (core->input), NULL);
-          g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_readable_cb),
-                                 core_ref (core), (GDestroyNotify)core_unref);
+          /* A socket's own source, rather than the stream's (which wraps
+           * it as a child source): one source to dispatch per read. */
+          if (core->socket != NULL)
+            {
+              core->read_source = g_socket_create_source (core->socket, G_IO_IN, NULL);
+              g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_socket_readable_cb),
+                                     core_ref (core), (GDestroyNotify)core_unref);
+            }
+          else
+            {
+              core->read_source =
+                g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (core->input), NULL);
+              g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_readable_cb),
+                                     core_ref (core), (GDestroyNotify)core_unref);
+            }
           g_source_set_static_name (core->read_source, "[qmachine] qmp read");
           /* The callback never iterates the worker's context, so GLib
            * need not block the source around it: blocking removes and
-           * re-adds its descriptor, and each wakes the context (three
-           * eventfd writes and an extra poll per read). */
+           * re-adds its descriptor, and each wakes the context (eventfd
+           * writes and an extra poll per read). */
           g_source_set_can_recurse (core->read_source, TRUE);
           g_source_attach (core->read_source, q_worker_get_context ());
           core->ops_pending++;
