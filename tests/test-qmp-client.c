@@ -2268,6 +2268,203 @@ test_sync_without_loop (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Commands the caller's thread writes (direct writes)                      */
+
+#define N_AFTER_BIG 10
+
+/* A command too big for the socket buffer is begun by the caller's thread
+ * and finished by the worker; the commands behind it wait their turn, so
+ * the peer reads whole lines in the order they were issued. */
+static void
+test_direct_short_write (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(JsonObject) args = json_object_new ();
+  g_autofree char *big = g_strnfill (2 * 1024 * 1024, 'b');
+  GAsyncResult *results[N_AFTER_BIG + 1] = { NULL };
+  g_autoptr(GString) replies = g_string_new (NULL);
+
+  fixture_negotiate (f);
+
+  json_object_set_string_member (args, "marker", big);
+  q_qmp_client_execute_async (f->client, "echo", args, Q_QMP_EXECUTE_FLAGS_NONE, NULL, NULL,
+                              test_store_result_cb, &results[0]);
+  for (guint i = 0; i < N_AFTER_BIG; i++)
+    {
+      g_autofree char *small = g_strdup_printf ("{\"marker\": \"after-%u\"}", i);
+      start_execute (f, "echo", small, NULL, &results[i + 1]);
+    }
+
+  for (guint i = 0; i <= N_AFTER_BIG; i++)
+    {
+      g_autoptr(JsonObject) cmd = fake_peer_read_command (f->peer);
+      JsonObject *a;
+      g_autofree char *expected = i == 0 ? g_strdup (big) : g_strdup_printf ("after-%u", i - 1);
+
+      g_assert_nonnull (cmd);
+      a = json_object_get_object_member (cmd, "arguments");
+      g_assert_cmpstr (json_object_get_string_member (a, "marker"), ==, expected);
+      if (i > 0)
+        g_string_append_printf (replies, "{\"return\": {\"marker\": \"after-%u\"}}\r\n", i - 1);
+      else
+        g_string_append (replies, "{\"return\": {\"marker\": \"big\"}}\r\n");
+    }
+  fake_peer_expect_nothing (f->peer);
+  fake_peer_write (f->peer, replies->str, replies->len);
+
+  for (guint i = 0; i <= N_AFTER_BIG; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) ret = NULL;
+      g_autofree char *expected = i == 0 ? g_strdup ("big") : g_strdup_printf ("after-%u", i - 1);
+
+      ret = finish_execute (f, &results[i], &error);
+      g_assert_no_error (error);
+      assert_marker (ret, expected);
+    }
+}
+
+/* A plain command issued after an fd-bearing one (which the worker sends)
+ * does not overtake it. */
+static void
+test_direct_after_fd_command (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GAsyncResult) fd_result = NULL;
+  g_autoptr(GAsyncResult) plain_result = NULL;
+  g_autoptr(JsonObject) fd_cmd = NULL;
+  g_autoptr(JsonObject) plain_cmd = NULL;
+  g_autoptr(JsonObject) arguments = test_json_object ("{\"fdname\": \"ordered\"}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  TempFile t;
+
+  temp_file_init (&t, "ordered\n");
+  fixture_negotiate (f);
+
+  g_unix_fd_list_append (fds, t.fd, &error);
+  g_assert_no_error (error);
+  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
+                              NULL, test_store_result_cb, &fd_result);
+  start_execute (f, "echo", "{\"marker\": \"second\"}", NULL, &plain_result);
+
+  fd_cmd = receive_fd_command (f->peer, &t);
+  g_assert_cmpstr (test_command_name (fd_cmd), ==, "getfd");
+  plain_cmd = fake_peer_read_command (f->peer);
+  g_assert_cmpstr (test_command_name (plain_cmd), ==, "echo");
+  fake_peer_reply (f->peer, fd_cmd, "{}");
+  write_take (f->peer, format_echo_reply (plain_cmd));
+
+  ret = finish_execute (f, &fd_result, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&ret, json_node_unref);
+  ret = finish_execute (f, &plain_result, &error);
+  g_assert_no_error (error);
+  assert_marker (ret, "second");
+
+  temp_file_clear (&t);
+}
+
+#define N_CALLER_THREADS 4
+#define N_CALLS_PER_THREAD 150
+
+typedef struct
+{
+  QQmpClient *client;
+  guint       index;
+  guint       wrong;        /* replies that were not this call's */
+} CallerThread;
+
+static gpointer
+caller_thread (gpointer data)
+{
+  CallerThread *c = data;
+
+  for (guint i = 0; i < N_CALLS_PER_THREAD; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("t%u-%u", c->index, i);
+      g_autoptr(JsonObject) arguments = json_object_new ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) ret = NULL;
+
+      json_object_set_string_member (arguments, "marker", marker);
+      ret = q_qmp_client_execute (c->client, "echo", arguments,
+                                  Q_QMP_EXECUTE_FLAGS_NONE, NULL, NULL, &error);
+      if (ret == NULL || !JSON_NODE_HOLDS_OBJECT (ret) ||
+          g_strcmp0 (json_object_get_string_member (json_node_get_object (ret), "marker"),
+                     marker) != 0)
+        c->wrong++;
+    }
+
+  return NULL;
+}
+
+typedef struct
+{
+  FakePeer *peer;
+  guint     out_of_order;   /* a thread's calls seen out of their order */
+} EchoPeer;
+
+/* Answers every command in the order it came, as QEMU does. */
+static gpointer
+echo_peer_thread (gpointer data)
+{
+  EchoPeer *e = data;
+  int last[N_CALLER_THREADS];
+
+  for (guint t = 0; t < N_CALLER_THREADS; t++)
+    last[t] = -1;
+
+  for (guint n = 0; n < N_CALLER_THREADS * N_CALLS_PER_THREAD; n++)
+    {
+      g_autoptr(JsonObject) cmd = fake_peer_read_command (e->peer);
+      const char *marker;
+      guint t, i;
+
+      g_assert_nonnull (cmd);
+      marker = json_object_get_string_member (json_object_get_object_member (cmd, "arguments"),
+                                              "marker");
+      g_assert_cmpint (sscanf (marker, "t%u-%u", &t, &i), ==, 2);
+      g_assert_cmpuint (t, <, N_CALLER_THREADS);
+      if ((int)i != last[t] + 1)
+        e->out_of_order++;
+      last[t] = i;
+      write_take (e->peer, format_echo_reply (cmd));
+    }
+
+  return NULL;
+}
+
+/* Blocking calls from several threads at once: each gets its own reply,
+ * and each thread's commands reach the peer in the order it made them. */
+static void
+test_direct_threads (Fixture       *f,
+                     gconstpointer  data)
+{
+  CallerThread callers[N_CALLER_THREADS];
+  GThread *threads[N_CALLER_THREADS];
+  EchoPeer echo = { f->peer, 0 };
+  GThread *peer_thread;
+
+  fixture_negotiate (f);
+  peer_thread = g_thread_new ("echo-peer", echo_peer_thread, &echo);
+
+  for (guint t = 0; t < N_CALLER_THREADS; t++)
+    {
+      callers[t] = (CallerThread) { f->client, t, 0 };
+      threads[t] = g_thread_new ("caller", caller_thread, &callers[t]);
+    }
+  for (guint t = 0; t < N_CALLER_THREADS; t++)
+    {
+      g_thread_join (threads[t]);
+      g_assert_cmpuint (callers[t].wrong, ==, 0);
+    }
+  g_thread_join (peer_thread);
+  g_assert_cmpuint (echo.out_of_order, ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
 
 #define ADD(path, func, mode) \
   g_test_add ("/qmachine/qmp/" path, Fixture, GINT_TO_POINTER (mode), \
@@ -2325,6 +2522,9 @@ main (int   argc,
   ADD ("routing/unknown-id", test_unknown_id, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/eof-with-pending", test_eof_with_pending, FIXTURE_PRIVATE_CONTEXT);
   ADD ("routing/pipelined", test_pipelined, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("direct/short-write", test_direct_short_write, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("direct/after-fd-command", test_direct_after_fd_command, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("direct/threads", test_direct_threads, FIXTURE_PRIVATE_CONTEXT);
 
   ADD ("errors/classes", test_error_classes, FIXTURE_PRIVATE_CONTEXT);
   ADD ("errors/execute-raw", test_execute_raw, FIXTURE_PRIVATE_CONTEXT);
