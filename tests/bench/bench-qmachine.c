@@ -106,6 +106,7 @@ static Row rows[] = {
   { "event-to-callback", "event made by QEMU -> callback", "us", FALSE, 40, TRUE },
   { "launch", "launch -> QMP ready (-machine none)", "ms", FALSE, 1.03 },
   { "shutdown", "shutdown (quit, reap)", "ms", FALSE, 1.10 },
+  { "spawn-only", "  spawn alone: posix_spawn vs GSubprocess", "ms", FALSE, 0 },
   { "many-first-ready", "32 machines, one thread: first ready", "ms", FALSE, 1.15 },
   { "many-all-ready", "32 machines, one thread: all ready", "ms", FALSE, 1.05 },
   { "many-all-down", "32 machines, one thread: all shut down", "ms", FALSE, 1.10 },
@@ -407,6 +408,53 @@ ls_q (void)
   if (!q_machine_shutdown (m, 0, 10000, NULL, &error))
     die ("shutdown", error);
   samples_add (&row ("shutdown")->q, (now_us () - t1) / 1000);
+}
+
+/* What launching a process costs by itself, without QMP: the plain
+ * client's posix_spawn (vfork, then exec) against GSubprocess with a child
+ * setup, as qmachine spawns (fork, then exec; GLib waits for the exec).
+ * The difference is the part of the launch row that is the spawn's. */
+static const char *spawn_argv[] = {
+  NULL, "-machine", "none", "-nodefaults", "-display", "none", "-S", NULL,
+};
+
+static void
+spawn_plain (void)
+{
+  double t0 = now_us ();
+  pid_t pid;
+  int status;
+
+  spawn_argv[0] = qemu_binary;
+  if (posix_spawnp (&pid, qemu_binary, NULL, NULL, (char **)spawn_argv, environ) != 0)
+    die ("posix_spawnp", NULL);
+  samples_add (&row ("spawn-only")->c, (now_us () - t0) / 1000);
+  kill (pid, SIGKILL);
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+}
+
+static void
+spawn_child_setup (gpointer data)
+{
+}
+
+static void
+spawn_q (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocess) sub = NULL;
+  g_autoptr(GError) error = NULL;
+  double t0 = now_us ();
+
+  spawn_argv[0] = qemu_binary;
+  g_subprocess_launcher_set_child_setup (launcher, spawn_child_setup, NULL, NULL);
+  sub = g_subprocess_launcher_spawnv (launcher, spawn_argv, &error);
+  if (sub == NULL)
+    die ("spawn", error);
+  samples_add (&row ("spawn-only")->q, (now_us () - t0) / 1000);
+  g_subprocess_force_exit (sub);
+  g_subprocess_wait (sub, NULL, NULL);
 }
 
 /* 32 machines from one thread. */
@@ -824,6 +872,8 @@ main (int argc, char *argv[])
 
   if (wanted (only, "launch") || wanted (only, "shutdown"))
     alternate (rounds * 2, ls_plain, ls_q);
+  if (wanted (only, "launch") || wanted (only, "spawn"))
+    alternate (rounds * 2, spawn_plain, spawn_q);
 
   if (wanted (only, "many"))
     alternate (MAX (rounds / 2, 3), many_plain, many_q);
