@@ -128,8 +128,10 @@ machine_note_run_state (QMachine   *self,
   changed = self->paused != paused;
   self->paused = paused;
   g_mutex_unlock (&self->mutex);
+  /* The event itself is on its way to the owner's context, where
+   * machine_qmp_event_cb delivers this first. */
   if (changed)
-    machine_notify_later (self, PROP_PAUSED);
+    machine_notify_with_event (self, PROP_PAUSED);
 }
 
 /* Worker thread: what the guest agent needs to know of the guest. */
@@ -241,8 +243,12 @@ machine_qmp_event_cb (QQmpClient *client,
 {
   g_autoptr(QMachine) self = q_box_dup (box);
 
-  if (self != NULL)
-    g_signal_emit (self, q_machine_signals [SIGNAL_EVENT], g_quark_from_string (name), name, event);
+  if (self == NULL)
+    return;
+  /* What the event changed (machine_note_run_state) is notified before
+   * the event is emitted, as it would be by the machine's dispatcher. */
+  machine_deliver_pending (self);
+  g_signal_emit (self, q_machine_signals [SIGNAL_EVENT], g_quark_from_string (name), name, event);
 }
 
 /* The caller's context: the wait is over. Hands the result to a task of

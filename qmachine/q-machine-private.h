@@ -213,6 +213,9 @@ void      machine_notify_later        (QMachine      *self,
                                        guint          prop_id);
 void      machine_exited_later        (QMachine      *self,
                                        int            exit_code);
+void      machine_notify_with_event   (QMachine      *self,
+                                       guint          prop_id);
+void      machine_deliver_pending     (QMachine      *self);
 gboolean  machine_set_state_locked    (QMachine      *self,
                                        QMachineState  state);
 gboolean  machine_set_str             (char         **ptr,

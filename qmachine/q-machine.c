@@ -111,6 +111,27 @@ machine_notify_later (QMachine *self,
   q_dispatcher_wakeup (self->dispatcher);
 }
 
+/* Worker thread, from the event hook: like machine_notify_later, for a
+ * change an event made (paused, from STOP and RESUME), without a wake-up
+ * of its own: the machine's handler of that event, in the same owner
+ * context, delivers it first (machine_deliver_pending), which saves the
+ * owner's thread a wake-up per such event. */
+void
+machine_notify_with_event (QMachine *self,
+                           guint     prop_id)
+{
+  g_mutex_lock (&self->mutex);
+  self->pending_notify |= 1u << prop_id;
+  g_mutex_unlock (&self->mutex);
+}
+
+/* Owner's context: delivers pending notifications and ::exited now. */
+void
+machine_deliver_pending (QMachine *self)
+{
+  machine_dispatch (self);
+}
+
 /* Any thread: emit ::exited in the owner's context. At most
  * MAX_PENDING_EXITS wait for a context that does not dispatch them; then
  * the oldest are dropped. */

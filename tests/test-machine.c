@@ -1009,6 +1009,19 @@ paused_cb (QMachine *m, GParamSpec *pspec, GPtrArray *seen)
   g_ptr_array_add (seen, GINT_TO_POINTER (q_machine_is_paused (m) ? 1 : 2));
 }
 
+static void
+paused_order_cb (QMachine *m, GParamSpec *pspec, GString *order)
+{
+  g_string_append_c (order, q_machine_is_paused (m) ? 'P' : 'U');
+}
+
+static void
+stop_resume_order_cb (QMachine *m, const char *name, JsonObject *event, GString *order)
+{
+  if (g_str_equal (name, "STOP") || g_str_equal (name, "RESUME"))
+    g_string_append_c (order, name[0]);
+}
+
 /* Iterates the owner's context until the n-th notify::paused, and
  * returns what it said (1: paused, 2: not). */
 static int
@@ -1025,8 +1038,11 @@ test_paused (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) seen = g_ptr_array_new ();
   g_autoptr(JsonObject) event = NULL;
+  g_autoptr(GString) order = g_string_new (NULL);
 
   g_signal_connect (f->machine, "notify::paused", G_CALLBACK (paused_cb), seen);
+  g_signal_connect (f->machine, "notify::paused", G_CALLBACK (paused_order_cb), order);
+  g_signal_connect (f->machine, "event", G_CALLBACK (stop_resume_order_cb), order);
   q_machine_add_args (f->machine, "-S", NULL);
   g_assert_false (q_machine_is_paused (f->machine));
   g_assert_true (q_machine_launch (f->machine, NULL, &error));
@@ -1052,6 +1068,11 @@ test_paused (Fixture *f, gconstpointer data)
   g_assert_false (q_machine_is_paused (f->machine));
   g_assert_cmpint (nth_paused (seen, 4), ==, 2);
   g_signal_handlers_disconnect_by_data (f->machine, seen);
+  g_signal_handlers_disconnect_by_data (f->machine, order);
+
+  /* Paused at launch (-S); cont: the notification, then RESUME; stop:
+   * the notification, then STOP; not paused once QEMU is gone. */
+  g_assert_cmpstr (order->str, ==, "PURPSU");
 }
 
 int
