@@ -32,7 +32,7 @@
 void
 core_update_wire (Core *core)
 {
-  gboolean idle = core->socket != NULL && !core->agent && core->negotiated &&
+  gboolean idle = core->socket_streams && !core->agent && core->negotiated &&
                   !core->oob_enabled && !core->closing && !core->closed &&
                   !core->writing && g_queue_is_empty (&core->outq);
 
@@ -59,8 +59,13 @@ core_try_write_direct_locked (Core     *core,
   gssize n;
 
   *post_adopt = FALSE;
-  if (core->socket == NULL || core->agent || p->oob || p->fds != NULL || p->barrier ||
+  if (!core->socket_streams || core->agent || p->oob || p->fds != NULL || p->barrier ||
       p->bytes == NULL || !core->wire_idle || core->executes_posted > 0)
+    return FALSE;
+  /* Cancelled since it was checked: the worker returns that at once.
+   * Checked under the lock, so a cancel after it finds the command
+   * adopted (the worker's adoption waits for this lock). */
+  if (p->task != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (p->task)))
     return FALSE;
 
   buf = g_bytes_get_data (p->bytes, &len);

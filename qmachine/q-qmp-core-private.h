@@ -87,6 +87,8 @@ struct _Core
   GInputStream    *input;
   GOutputStream   *output;
   GSocket         *socket;           /* nullable: only for GSocketConnection */
+  gboolean         socket_streams;    /* the streams are the socket's own (not, say, TLS
+                                       * over it): it may be polled and written directly */
   GCancellable    *io_cancellable;
   gboolean         agent;            /* the guest agent's dialect (QGuestAgent) */
 

@@ -265,6 +265,12 @@ core_new (GIOStream     *stream,
   core->output = g_io_stream_get_output_stream (stream);
   if (G_IS_SOCKET_CONNECTION (stream))
     core->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)));
+  /* A GTcpWrapperConnection (TLS from GSocketClient, for one) is a socket
+   * connection whose streams are not the socket's: what it reads and
+   * writes passes through another stream first. */
+  core->socket_streams = core->socket != NULL &&
+                         G_OBJECT_TYPE (core->input) == g_type_from_name ("GSocketInputStream") &&
+                         G_OBJECT_TYPE (core->output) == g_type_from_name ("GSocketOutputStream");
   core->readbuf = g_malloc (READ_CHUNK);
 
   q_worker_schedule (core_start_reading, core_ref (core), (GDestroyNotify)core_unref);
@@ -680,7 +686,7 @@ core_read_next (Core *core)
         {
           /* A socket's own source, rather than the stream's (which wraps
            * it as a child source): one source to dispatch per read. */
-          if (core->socket != NULL)
+          if (core->socket_streams)
             {
               core->read_source = g_socket_create_source (core->socket, G_IO_IN, NULL);
               g_source_set_callback (core->read_source, G_SOURCE_FUNC (core_socket_readable_cb),
@@ -1211,6 +1217,7 @@ core_do_execute (gpointer data)
     {
       g_clear_object (&p->task);
       pending_free (p);
+      core_update_wire (core);
       return G_SOURCE_REMOVE;
     }
 
@@ -1432,6 +1439,9 @@ core_do_close (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
+  /* What callers wrote is finished (a short write's rest) before the
+   * stream closes behind it. */
+  core_adopt_direct (core);
   if (core->close_tasks == NULL)
     core->close_tasks = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (core->close_tasks, g_steal_pointer (&r->task));

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -222,6 +223,41 @@ fake_peer_new (GSocketConnection **client_end)
 
   peer = g_new0 (FakePeer, 1);
   peer->fd = sv[1];
+  peer->buf = g_byte_array_new ();
+
+  return peer;
+}
+
+/* The same over loopback TCP (a GTcpConnection at the client's end). */
+FakePeer *
+fake_peer_new_tcp (GSocketConnection **client_end)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) gsocket = NULL;
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t addr_len = sizeof addr;
+  FakePeer *peer;
+  int listener, client, server;
+
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (listener, >=, 0);
+  g_assert_cmpint (bind (listener, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (listener, 1), ==, 0);
+  g_assert_cmpint (getsockname (listener, (struct sockaddr *)&addr, &addr_len), ==, 0);
+  client = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (connect (client, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  server = accept4 (listener, NULL, NULL, SOCK_CLOEXEC);
+  g_assert_cmpint (server, >=, 0);
+  close (listener);
+
+  gsocket = g_socket_new_from_fd (client, &error);
+  g_assert_no_error (error);
+  *client_end = g_socket_connection_factory_create_connection (gsocket);
+  g_assert_true (G_IS_TCP_CONNECTION (*client_end));
+
+  peer = g_new0 (FakePeer, 1);
+  peer->fd = server;
   peer->buf = g_byte_array_new ();
 
   return peer;

@@ -60,6 +60,7 @@ typedef struct
 } FakePeer;
 
 FakePeer     *fake_peer_new                (GSocketConnection **client_end);
+FakePeer     *fake_peer_new_tcp            (GSocketConnection **client_end);
 void          fake_peer_free               (FakePeer     *peer);
 void          fake_peer_write              (FakePeer     *peer,
                                             const char   *data,

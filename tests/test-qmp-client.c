@@ -70,6 +70,50 @@ one_byte_input_stream_init (OneByteInputStream *self)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A stream that counts what goes through it                                */
+
+#define TYPE_COUNTING_OUTPUT_STREAM (counting_output_stream_get_type ())
+G_DECLARE_FINAL_TYPE (CountingOutputStream, counting_output_stream, COUNTING, OUTPUT_STREAM,
+                      GFilterOutputStream)
+
+struct _CountingOutputStream
+{
+  GFilterOutputStream parent_instance;
+  gsize               bytes;   /* atomic: bytes written through */
+};
+
+G_DEFINE_FINAL_TYPE (CountingOutputStream, counting_output_stream, G_TYPE_FILTER_OUTPUT_STREAM)
+
+static gssize
+counting_output_stream_write (GOutputStream  *stream,
+                              const void     *buffer,
+                              gsize           count,
+                              GCancellable   *cancellable,
+                              GError        **error)
+{
+  CountingOutputStream *self = COUNTING_OUTPUT_STREAM (stream);
+  GOutputStream *base = g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (stream));
+  gssize n;
+
+  n = g_output_stream_write (base, buffer, count, cancellable, error);
+  if (n > 0)
+    g_atomic_pointer_add (&self->bytes, n);
+
+  return n;
+}
+
+static void
+counting_output_stream_class_init (CountingOutputStreamClass *klass)
+{
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = counting_output_stream_write;
+}
+
+static void
+counting_output_stream_init (CountingOutputStream *self)
+{
+}
+
+/* ------------------------------------------------------------------------ */
 /* Fixture                                                                  */
 
 enum {
@@ -2366,6 +2410,59 @@ test_direct_after_fd_command (Fixture       *f,
   temp_file_clear (&t);
 }
 
+/* A socket connection whose streams are not the socket's own (what
+ * GSocketClient returns for TLS): every byte goes through its streams,
+ * none straight into the socket. */
+static void
+test_direct_not_around_wrapper (Fixture       *f,
+                                gconstpointer  data)
+{
+  GSocket *socket;
+  g_autoptr(GOutputStream) counting = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GSocketConnection) wrapper = NULL;
+  gsize received = 0;
+
+  /* GTcpWrapperConnection wants a TCP socket. */
+  g_clear_pointer (&f->peer, fake_peer_free);
+  g_clear_object (&f->connection);
+  f->peer = fake_peer_new_tcp (&f->connection);
+  socket = g_socket_connection_get_socket (f->connection);
+  counting =
+    g_object_new (TYPE_COUNTING_OUTPUT_STREAM,
+                  "base-stream", g_io_stream_get_output_stream (G_IO_STREAM (f->connection)),
+                  "close-base-stream", FALSE, NULL);
+  base = g_simple_io_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (f->connection)),
+                                 counting);
+  wrapper = g_tcp_wrapper_connection_new (base, socket);
+
+  fixture_attach_client (f, G_IO_STREAM (wrapper));
+  fixture_negotiate (f);
+  received += strlen ("{\"execute\":\"qmp_capabilities\"}\n");
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) ret = NULL;
+      g_autoptr(JsonObject) cmd = NULL;
+      g_autofree char *args = g_strdup_printf ("{\"marker\": \"wrapped-%u\"}", i);
+      g_autofree char *line = NULL;
+
+      start_execute (f, "echo", args, NULL, &result);
+      line = fake_peer_read_line (f->peer);
+      g_assert_nonnull (line);
+      received += strlen (line) + 1;
+      cmd = test_json_object (line);
+      write_take (f->peer, format_echo_reply (cmd));
+      ret = finish_execute (f, &result, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (ret);
+    }
+
+  g_assert_cmpuint (g_atomic_pointer_get (&COUNTING_OUTPUT_STREAM (counting)->bytes), ==, received);
+}
+
 #define N_CALLER_THREADS 4
 #define N_CALLS_PER_THREAD 150
 
@@ -2525,6 +2622,7 @@ main (int   argc,
   ADD ("direct/short-write", test_direct_short_write, FIXTURE_PRIVATE_CONTEXT);
   ADD ("direct/after-fd-command", test_direct_after_fd_command, FIXTURE_PRIVATE_CONTEXT);
   ADD ("direct/threads", test_direct_threads, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("direct/not-around-wrapper", test_direct_not_around_wrapper, FIXTURE_NO_CLIENT);
 
   ADD ("errors/classes", test_error_classes, FIXTURE_PRIVATE_CONTEXT);
   ADD ("errors/execute-raw", test_execute_raw, FIXTURE_PRIVATE_CONTEXT);
