@@ -104,6 +104,7 @@ static Row rows[] = {
   { "events-per-second", "events per second (stop/cont)", "1/s", TRUE, 0.90 },
   { "command-to-event", "command sent -> its event delivered", "us", FALSE, 1.25 },
   { "event-to-callback", "event made by QEMU -> callback", "us", FALSE, 40, TRUE },
+  { "event-to-callback-glib", "  the same: one-thread GLib client vs qmachine", "us", FALSE, 0 },
   { "launch", "launch -> QMP ready (-machine none)", "ms", FALSE, 1.03 },
   { "shutdown", "shutdown (quit, reap)", "ms", FALSE, 1.10 },
   { "spawn-only", "  spawn alone: posix_spawn vs GSubprocess", "ms", FALSE, 0 },
@@ -295,6 +296,99 @@ ev_plain (Plain *p)
   samples_add (&row ("events-per-second")->c, EV_BLOCK / ((now_us () - t0) / 1e6));
 }
 
+/* The least a GLib program does on one thread: the monitor socket's own
+ * source on the default main context, json-glib, a callback. It shows
+ * what the event row could be with no worker thread in between. */
+typedef struct
+{
+  Plain      *p;
+  JsonParser *parser;
+  gboolean    replied;
+  gboolean    evented;
+} GlibEv;
+
+static gboolean
+ev_glib_readable (GSocket      *socket,
+                  GIOCondition  condition,
+                  gpointer      data)
+{
+  GlibEv *g = data;
+  Plain *p = g->p;
+  ssize_t n;
+  char *nl;
+
+  if (p->start > 0)
+    {
+      memmove (p->buf, p->buf + p->start, p->len - p->start);
+      p->len -= p->start;
+      p->start = 0;
+    }
+  n = recv (p->fd, p->buf + p->len, sizeof p->buf - p->len, MSG_DONTWAIT);
+  if (n <= 0)
+    return G_SOURCE_CONTINUE;
+  p->len += n;
+
+  while ((nl = memchr (p->buf + p->start, '\n', p->len - p->start)) != NULL)
+    {
+      const char *line = p->buf + p->start;
+      gsize len = nl - line + 1;
+      g_autoptr(JsonNode) root = NULL;
+      JsonObject *o;
+
+      if (!json_parser_load_from_data (g->parser, line, len, NULL))
+        die ("a QMP line", NULL);
+      p->start += len;
+      root = json_parser_steal_root (g->parser);
+      o = json_node_get_object (root);
+      if (json_object_has_member (o, "event"))
+        {
+          const char *name = json_object_get_string_member (o, "event");
+          JsonObject *ts = json_object_get_object_member (o, "timestamp");
+
+          if (g_str_equal (name, "STOP") || g_str_equal (name, "RESUME"))
+            {
+              gint64 at = json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
+                          json_object_get_int_member (ts, "microseconds");
+
+              samples_add (&row ("event-to-callback-glib")->c, (double)(g_get_real_time () - at));
+              g->evented = TRUE;
+            }
+        }
+      else if (json_object_has_member (o, "return"))
+        g->replied = TRUE;
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+ev_glib (Plain *p)
+{
+  GlibEv g = { p, json_parser_new_immutable (), FALSE, FALSE };
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (dup (p->fd), NULL);
+  GSource *source = g_socket_create_source (socket, G_IO_IN, NULL);
+
+  g_source_set_callback (source, G_SOURCE_FUNC (ev_glib_readable), &g, NULL);
+  g_source_set_can_recurse (source, TRUE);
+  g_source_attach (source, NULL);
+
+  for (int i = 0; i < EV_BLOCK; i++)
+    {
+      g.replied = g.evented = FALSE;
+      plain_send (p, i % 2 ? "{\"execute\":\"cont\"}\n" : "{\"execute\":\"stop\"}\n");
+      while (!g.replied || !g.evented)
+        g_main_context_iteration (NULL, TRUE);
+    }
+
+  g_source_destroy (source);
+  g_source_unref (source);
+  g_object_unref (g.parser);
+  /* GSocket made the (shared) file description non-blocking; the plain
+   * client's reads block. */
+  if (fcntl (p->fd, F_SETFL, fcntl (p->fd, F_GETFL) & ~O_NONBLOCK) < 0)
+    die ("fcntl", NULL);
+}
+
 typedef struct
 {
   QMachine *m;
@@ -303,6 +397,9 @@ typedef struct
   gboolean  replied;
   gboolean  evented;
 } QEv;
+
+/* Where ev_q's event latencies go: the main row, or the GLib comparison. */
+static const char *ev_q_row = "event-to-callback";
 
 static void ev_q_next (QEv *e);
 
@@ -348,9 +445,10 @@ ev_q_event_cb (QMachine   *m,
     {
       gint64 at = json_object_get_int_member (ts, "seconds") * G_USEC_PER_SEC +
                   json_object_get_int_member (ts, "microseconds");
-      samples_add (&row ("event-to-callback")->q, (double)(g_get_real_time () - at));
+      samples_add (&row (ev_q_row)->q, (double)(g_get_real_time () - at));
     }
-  samples_add (&row ("command-to-event")->q, t - e->t_sent);
+  if (g_str_equal (ev_q_row, "event-to-callback"))
+    samples_add (&row ("command-to-event")->q, t - e->t_sent);
   e->evented = TRUE;
   ev_q_step (e);
 }
@@ -373,7 +471,8 @@ ev_q (QMachine *m)
   ev_q_next (&e);
   while (e.i < EV_BLOCK)
     g_main_context_iteration (NULL, TRUE);
-  samples_add (&row ("events-per-second")->q, EV_BLOCK / ((now_us () - t0) / 1e6));
+  if (g_str_equal (ev_q_row, "event-to-callback"))
+    samples_add (&row ("events-per-second")->q, EV_BLOCK / ((now_us () - t0) / 1e6));
   g_signal_handler_disconnect (m, id);
   /* Drain the events the machine keeps for event_wait. */
   g_ptr_array_unref (q_machine_get_events (m));
@@ -866,6 +965,32 @@ main (int argc, char *argv[])
         }
       plain_shutdown (p);
       g_free (p);
+      if (!q_machine_shutdown (m, 0, 10000, NULL, &error))
+        die ("shutdown", error);
+    }
+
+  /* A separate block, with as many QEMUs alive as above (one per side):
+   * a third one, even idle, changes every latency on a 2-CPU machine. */
+  if (wanted (only, "event"))
+    {
+      Plain *pg = g_new0 (Plain, 1);
+      g_autoptr(QMachine) m = q_new_none ();
+
+      plain_launch (pg);
+      if (!q_machine_launch (m, NULL, &error))
+        die ("launch", error);
+      ev_q_row = "event-to-callback-glib";
+      for (int i = 0; i < rounds; i++)
+        {
+          if (i % 2 == 0)
+            ev_glib (pg);
+          ev_q (m);
+          if (i % 2 == 1)
+            ev_glib (pg);
+        }
+      ev_q_row = "event-to-callback";
+      plain_shutdown (pg);
+      g_free (pg);
       if (!q_machine_shutdown (m, 0, 10000, NULL, &error))
         die ("shutdown", error);
     }
