@@ -229,6 +229,9 @@ void      core_agent_handle_message (Core        *core,
 void      core_agent_abandon       (Core         *core,
                                     Pending      *p);
 
+/* Negotiation (q-qmp-core-negotiate.c), worker thread. */
+void      core_greeting_arrived    (Core         *core);
+
 /* Direct writes (q-qmp-core-direct.c). */
 void      core_submit              (Core         *core,
                                     Pending      *p);
