@@ -1627,14 +1627,31 @@ receive_fd_command (FakePeer *peer,
   return test_json_object (text);
 }
 
+/* Starts `getfd` named @fdname, passing @t's descriptor. */
+static void
+start_getfd (Fixture       *f,
+             TempFile      *t,
+             const char    *fdname,
+             GAsyncResult **result)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(JsonObject) arguments = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (arguments, "fdname", fdname);
+  g_unix_fd_list_append (fds, t->fd, &error);
+  g_assert_no_error (error);
+  *result = NULL;
+  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
+                              NULL, test_store_result_cb, result);
+}
+
 static void
 test_fd_passing (Fixture       *f,
                  gconstpointer  data)
 {
-  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(JsonObject) cmd = NULL;
-  g_autoptr(JsonObject) arguments = test_json_object ("{\"fdname\": \"test-fd\"}");
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) ret = NULL;
   TempFile t;
@@ -1642,10 +1659,7 @@ test_fd_passing (Fixture       *f,
   temp_file_init (&t, "known content of the passed file\n");
   fixture_negotiate (f);
 
-  g_unix_fd_list_append (fds, t.fd, &error);
-  g_assert_no_error (error);
-  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
-                              NULL, test_store_result_cb, &result);
+  start_getfd (f, &t, "test-fd", &result);
 
   cmd = receive_fd_command (f->peer, &t);
   g_assert_cmpstr (test_command_name (cmd), ==, "getfd");
@@ -1666,10 +1680,8 @@ static void
 test_fd_send_when_full (Fixture       *f,
                         gconstpointer  data)
 {
-  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(JsonObject) cmd = NULL;
-  g_autoptr(JsonObject) arguments = test_json_object ("{\"fdname\": \"full-fd\"}");
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) ret = NULL;
   char chunk[4096];
@@ -1691,10 +1703,7 @@ test_fd_send_when_full (Fixture       *f,
   g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
   close (fd);
 
-  g_unix_fd_list_append (fds, t.fd, &error);
-  g_assert_no_error (error);
-  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
-                              NULL, test_store_result_cb, &result);
+  start_getfd (f, &t, "full-fd", &result);
   fixture_settle (f);
   g_assert_null (result);
 
@@ -2374,12 +2383,10 @@ static void
 test_direct_after_fd_command (Fixture       *f,
                               gconstpointer  data)
 {
-  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr(GAsyncResult) fd_result = NULL;
   g_autoptr(GAsyncResult) plain_result = NULL;
   g_autoptr(JsonObject) fd_cmd = NULL;
   g_autoptr(JsonObject) plain_cmd = NULL;
-  g_autoptr(JsonObject) arguments = test_json_object ("{\"fdname\": \"ordered\"}");
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) ret = NULL;
   TempFile t;
@@ -2387,10 +2394,7 @@ test_direct_after_fd_command (Fixture       *f,
   temp_file_init (&t, "ordered\n");
   fixture_negotiate (f);
 
-  g_unix_fd_list_append (fds, t.fd, &error);
-  g_assert_no_error (error);
-  q_qmp_client_execute_async (f->client, "getfd", arguments, Q_QMP_EXECUTE_FLAGS_NONE, fds,
-                              NULL, test_store_result_cb, &fd_result);
+  start_getfd (f, &t, "ordered", &fd_result);
   start_execute (f, "echo", "{\"marker\": \"second\"}", NULL, &plain_result);
 
   fd_cmd = receive_fd_command (f->peer, &t);
