@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "q-enum-types.h"
@@ -423,16 +424,20 @@ maybe_delay_after_spawn (void)
 }
 
 /* A spawn handed to the spawner thread and back. It holds the machine
- * for the few milliseconds of fork and exec, as the synchronous spawn it
- * replaces did. */
+ * for the few milliseconds of the spawn, as the synchronous spawn it
+ * replaces did. Through the spawn helper, @argv is the helper's command
+ * line and @report_fd the read end of the pipe down which a failed exec
+ * of QEMU says why (q-spawn-helper.c). */
 typedef struct
 {
   Run                 *run;
   QMachine            *self;
   GSubprocessLauncher *launcher;
   char               **argv;
+  char                *program;     /* for messages: QEMU or the wrapper */
+  int                  report_fd;
   GSubprocess         *subprocess;
-  GError              *error;
+  GError              *error;       /* set before the spawn: none is made */
 } SpawnJob;
 
 static void
@@ -442,34 +447,194 @@ spawn_job_free (SpawnJob *job)
   g_object_unref (job->self);
   g_clear_object (&job->launcher);
   g_strfreev (job->argv);
+  g_free (job->program);
+  q_close_fd (&job->report_fd);
   g_clear_object (&job->subprocess);
   g_clear_error (&job->error);
   g_free (job);
 }
 
+static GError *
+spawn_exec_error (const char *program,
+                  int         code)
+{
+  /* Worded as GLib words it, which launch_hint knows. */
+  return g_error_new (G_IO_ERROR, g_io_error_from_errno (code),
+                      "Failed to execute child process \u201c%s\u201d (%s)",
+                      program, g_strerror (code));
+}
+
+/* Spawner thread, after the helper was spawned: its exec of QEMU either
+ * closed the report pipe (success) or wrote the errno down it. A failed
+ * exec is a failed spawn, and the helper (which exits at once) is reaped
+ * here. */
+static void
+spawn_job_read_report (SpawnJob *job)
+{
+  int code = 0;
+  gssize got;
+
+  do
+    got = read (job->report_fd, &code, sizeof code);
+  while (got < 0 && errno == EINTR);
+  q_close_fd (&job->report_fd);
+  if (got != (gssize)sizeof code)
+    return;
+
+  g_subprocess_wait (job->subprocess, NULL, NULL);
+  g_clear_object (&job->subprocess);
+  job->error = spawn_exec_error (job->program, code);
+}
+
 static gboolean launch_spawned (gpointer data);
 
-/* Spawner thread: fork and exec, nothing else. */
+/* Spawner thread: the spawn, nothing else. */
 static gboolean
 launch_spawn_now (gpointer data)
 {
   SpawnJob *job = data;
 
-  job->subprocess = g_subprocess_launcher_spawnv (job->launcher, (const char * const *)job->argv,
-                                                  &job->error);
+  if (job->error == NULL)
+    {
+      job->subprocess = g_subprocess_launcher_spawnv (job->launcher,
+                                                      (const char * const *)job->argv,
+                                                      &job->error);
+      /* Our copy of the report pipe's write end goes with the launcher,
+       * before the read that waits for the helper's. */
+      g_clear_object (&job->launcher);
+      if (job->subprocess != NULL && job->report_fd >= 0)
+        spawn_job_read_report (job);
+    }
   g_clear_object (&job->launcher);
   maybe_delay_after_spawn ();
   q_worker_schedule (launch_spawned, job, (GDestroyNotify)spawn_job_free);
   return G_SOURCE_REMOVE;
 }
 
+/* Hands QEMU's descriptors to @launcher at their numbers; @keep gets the
+ * list of them, and the largest is returned (2 when there is none). */
+static int
+spawn_give_fds (Run                 *run,
+                GSubprocessLauncher *launcher,
+                GString             *keep)
+{
+  int largest = 2;
+
+#define SPAWN_GIVE(fd, target)                                             \
+  G_STMT_START {                                                           \
+    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&(fd)), (target)); \
+    g_string_append_printf (keep, "%s%d", keep->len ? "," : "", (target)); \
+    largest = MAX (largest, (target));                                     \
+  } G_STMT_END
+  if (run->monitor_theirs >= 0)
+    SPAWN_GIVE (run->monitor_theirs, run->monitor_target);
+  if (run->console_theirs >= 0)
+    SPAWN_GIVE (run->console_theirs, run->console_target);
+  if (run->agent_theirs >= 0)
+    SPAWN_GIVE (run->agent_theirs, run->agent_target);
+  for (guint i = 0; i < run->extra_fds->len; i++)
+    {
+      ExtraFd *x = &g_array_index (run->extra_fds, ExtraFd, i);
+      SPAWN_GIVE (x->fd, x->target);
+    }
+#undef SPAWN_GIVE
+
+  return largest;
+}
+
+/* Through the helper: descriptors inherited (the helper closes all but
+ * QEMU's) and no child setup (the helper sets the parent-death signal),
+ * so GLib spawns with posix_spawn instead of fork. The helper execs the
+ * program found here, on the controller's PATH as GSubprocess would. */
+static void
+spawn_prepare_helper (Run        *run,
+                      const char *helper,
+                      SpawnJob   *job)
+{
+  g_autoptr(GString) keep = g_string_new (NULL);
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  g_autofree char *path = NULL;
+  g_autofree char *parent = g_strdup_printf ("%d", (int)getpid ());
+  g_autofree char *report_number = NULL;
+  int report_target;
+  int report[2];
+  int stdio[3];
+
+  job->launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_INHERIT_FDS);
+  report_target = spawn_give_fds (run, job->launcher, keep) + 1;
+
+  /* On its posix_spawn path GLib 2.74 closes the child's copies of the
+   * standard streams' sources after moving them to 0, 1 and 2: a source
+   * that is also a target number (or 1, with STDERR_MERGE) is lost. So
+   * each stream gets a descriptor of its own above every target. */
+  stdio[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  stdio[1] = fcntl (run->log_fd, F_DUPFD_CLOEXEC, report_target + 1);
+  stdio[2] = fcntl (run->log_fd, F_DUPFD_CLOEXEC, report_target + 1);
+  if (stdio[0] >= 0)
+    {
+      int high = fcntl (stdio[0], F_DUPFD_CLOEXEC, report_target + 1);
+      q_close_fd (&stdio[0]);
+      stdio[0] = high;
+    }
+  q_close_fd (&run->log_fd);
+  if (stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0)
+    {
+      int errsv = errno;
+
+      for (guint i = 0; i < G_N_ELEMENTS (stdio); i++)
+        q_close_fd (&stdio[i]);
+      job->error = g_error_new (G_IO_ERROR, g_io_error_from_errno (errsv),
+                                "Could not set up QEMU's standard streams: %s", g_strerror (errsv));
+      return;
+    }
+  g_subprocess_launcher_take_stdin_fd (job->launcher, stdio[0]);
+  g_subprocess_launcher_take_stdout_fd (job->launcher, stdio[1]);
+  g_subprocess_launcher_take_stderr_fd (job->launcher, stdio[2]);
+
+  if (strchr (job->program, '/') != NULL)
+    path = g_strdup (job->program);
+  else
+    path = g_find_program_in_path (job->program);
+  if (path == NULL)
+    {
+      job->error = spawn_exec_error (job->program, ENOENT);
+      return;
+    }
+  if (!g_unix_open_pipe (report, FD_CLOEXEC, &job->error))
+    return;
+  job->report_fd = report[0];
+  g_subprocess_launcher_take_fd (job->launcher, report[1], report_target);
+
+  report_number = g_strdup_printf ("%d", report_target);
+  g_strv_builder_add_many (argv, helper, Q_SPAWN_HELPER_MAGIC, parent, report_number,
+                           keep->str, path, NULL);
+  g_strv_builder_addv (argv, (const char **)run->argv);
+  job->argv = g_strv_builder_end (argv);
+}
+
+/* Without the helper: GLib forks, closes what QEMU must not get, and
+ * runs child_setup. */
+static void
+spawn_prepare_fork (Run      *run,
+                    SpawnJob *job)
+{
+  g_autoptr(GString) keep = g_string_new (NULL);
+
+  job->launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_take_stdout_fd (job->launcher, g_steal_fd (&run->log_fd));
+  g_subprocess_launcher_set_child_setup (job->launcher, child_setup,
+                                         GINT_TO_POINTER (getpid ()), NULL);
+  spawn_give_fds (run, job->launcher, keep);
+  job->argv = g_strdupv (run->argv);
+}
+
 static gboolean
 launch_spawn (gpointer data)
 {
   Run *run = data;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(QMachine) self = q_box_dup (run->box);
   GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
+  const char *helper = q_spawn_helper_path ();
   SpawnJob *job;
 
   if (self == NULL || g_cancellable_is_cancelled (cancellable) || run->launch_error != NULL)
@@ -481,31 +646,21 @@ launch_spawn (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_take_stdout_fd (launcher, g_steal_fd (&run->log_fd));
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
-  if (run->environ != NULL)
-    g_subprocess_launcher_set_environ (launcher, run->environ);
-  if (run->monitor_theirs >= 0)
-    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->monitor_theirs), run->monitor_target);
-  if (run->console_theirs >= 0)
-    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->console_theirs), run->console_target);
-  if (run->agent_theirs >= 0)
-    g_subprocess_launcher_take_fd (launcher, g_steal_fd (&run->agent_theirs), run->agent_target);
-  for (guint i = 0; i < run->extra_fds->len; i++)
-    {
-      ExtraFd *x = &g_array_index (run->extra_fds, ExtraFd, i);
-      g_subprocess_launcher_take_fd (launcher, g_steal_fd (&x->fd), x->target);
-    }
+  job = g_new0 (SpawnJob, 1);
+  job->run = run_ref (run);
+  job->self = g_steal_pointer (&self);
+  job->program = g_strdup (run->argv[0]);
+  job->report_fd = -1;
+  if (helper != NULL)
+    spawn_prepare_helper (run, helper, job);
+  else
+    spawn_prepare_fork (run, job);
+  if (run->environ != NULL && job->launcher != NULL)
+    g_subprocess_launcher_set_environ (job->launcher, run->environ);
 
   /* From here until launch_spawned, the run is RUN_STARTED without a
    * subprocess: a kill or a failure in between is acted on there. */
   run->state = RUN_STARTED;
-  job = g_new0 (SpawnJob, 1);
-  job->run = run_ref (run);
-  job->self = g_steal_pointer (&self);
-  job->launcher = g_steal_pointer (&launcher);
-  job->argv = g_strdupv (run->argv);
   q_spawner_schedule (launch_spawn_now, job, NULL);
 
   return G_SOURCE_REMOVE;

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -164,4 +165,56 @@ q_json_get_base64 (JsonObject *object,
     return g_bytes_new (NULL, 0);
   data = g_base64_decode (text, &len);
   return g_bytes_new_take (data, len);
+}
+
+static char *
+spawn_helper_candidate (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "qmachine-spawn-helper", NULL);
+
+  if (g_path_is_absolute (path) && g_file_test (path, G_FILE_TEST_IS_REGULAR) &&
+      access (path, X_OK) == 0)
+    return g_steal_pointer (&path);
+  return NULL;
+}
+
+/* The helper that QEMU is spawned through, looked up once:
+ * - $QMACHINE_SPAWN_HELPER, an absolute path; set but anything else (""
+ *   or "none") means no helper;
+ * - beside the library itself: where a build tree keeps it;
+ * - the installed one, in QMACHINE_LIBEXECDIR.
+ * NULL when none is usable: QEMU is then forked with a child setup, as
+ * fast on a machine where fork is cheap. */
+const char *
+q_spawn_helper_path (void)
+{
+  static gsize once;
+  static char *path;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("QMACHINE_SPAWN_HELPER");
+      Dl_info info;
+
+      if (env != NULL)
+        {
+          if (g_path_is_absolute (env) && access (env, X_OK) == 0)
+            path = g_strdup (env);
+        }
+      else
+        {
+          if (dladdr ((void *)q_spawn_helper_path, &info) != 0 && info.dli_fname != NULL &&
+              g_path_is_absolute (info.dli_fname))
+            {
+              g_autofree char *dir = g_path_get_dirname (info.dli_fname);
+              path = spawn_helper_candidate (dir);
+            }
+          if (path == NULL)
+            path = spawn_helper_candidate (QMACHINE_LIBEXECDIR);
+        }
+      g_debug ("QEMU is spawned %s%s", path ? "through " : "by fork (no spawn helper found)",
+               path ? path : "");
+      g_once_init_leave (&once, 1);
+    }
+  return path;
 }

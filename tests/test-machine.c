@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "qmachine.h"
 #include "machine-test-util.h"
+#include "q-util-private.h"
 
 static const char *
 qemu_binary (void)
@@ -600,6 +602,58 @@ test_fds (Fixture *f, gconstpointer data)
   g_rmdir (log_dir);
 }
 
+/* add_fd numbers that the controller closes before the launch are free
+ * for the library's own descriptors (sockets, the log, copies); QEMU
+ * still gets each passed descriptor at its number. (A stream's source
+ * at a target number once lost a descriptor on GLib's posix_spawn path;
+ * the Python suite's reference-style script, which launches twice,
+ * caught it.) */
+static void
+test_fds_colliding (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *passed = g_build_filename (f->base, "passed", NULL);
+  g_autoptr(JsonNode) sets = NULL;
+  JsonArray *array;
+  int numbers[3];
+  int pid;
+
+  for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      numbers[i] = open (passed, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      g_assert_cmpint (numbers[i], >, 2);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      g_assert_true (q_machine_add_fd (f->machine, numbers[i], i + 1, "passed", NULL, &error));
+      g_assert_no_error (error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+    close (numbers[i]);
+  q_machine_set_console (f->machine, NULL, 0);
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  pid = q_machine_get_pid (f->machine);
+
+  sets = q_machine_cmd (f->machine, "query-fdsets", NULL, NULL, &error);
+  g_assert_no_error (error);
+  array = json_node_get_array (sets);
+  g_assert_cmpuint (json_array_get_length (array), ==, G_N_ELEMENTS (numbers));
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonArray *fds = json_object_get_array_member (json_array_get_object_element (array, i), "fds");
+      int fd = json_object_get_int_member (json_array_get_object_element (fds, 0), "fd");
+      g_autofree char *target = fd_target (pid, fd);
+
+      g_assert_cmpstr (target, ==, passed);
+    }
+
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_unlink (passed);
+}
+
 static void
 test_events (Fixture *f, gconstpointer data)
 {
@@ -1075,6 +1129,121 @@ test_paused (Fixture *f, gconstpointer data)
   g_assert_cmpstr (order->str, ==, "PURPSU");
 }
 
+/* The spawn helper, run directly as the library runs it: it keeps the
+ * descriptors it is told to and closes the rest (its report pipe too, on
+ * exec), says why a failed exec failed down that pipe, and refuses a call
+ * that is not the library's or a controller that is gone. */
+typedef struct
+{
+  int   status;
+  int   report;      /* the errno reported, or 0 */
+  char *out;
+  char *err;
+} HelperRun;
+
+static void
+helper_run_clear (HelperRun *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+static void
+run_spawn_helper (const char * const *args,
+                  HelperRun          *r)
+{
+  g_autofree char *helper = g_test_build_filename (G_TEST_BUILT, "..", "qmachine",
+                                                   "qmachine-spawn-helper", NULL);
+  g_autofree char *parent = g_strdup_printf ("%d", (int)getpid ());
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) helper_process = NULL;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GError) error = NULL;
+  int report[2], kept;
+  gssize got;
+
+  /* Descriptor 20 is not kept, 21 is; 22 is the report pipe. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_take_fd (launcher, open ("/dev/null", O_RDONLY | O_CLOEXEC), 20);
+  kept = open ("/dev/zero", O_RDONLY | O_CLOEXEC);
+  g_subprocess_launcher_take_fd (launcher, kept, 21);
+  g_assert_true (g_unix_open_pipe (report, FD_CLOEXEC, NULL));
+  g_subprocess_launcher_take_fd (launcher, report[1], 22);
+
+  g_strv_builder_add (builder, helper);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_strv_builder_add (builder, g_str_equal (args[i], "PARENT") ? parent : args[i]);
+  argv = g_strv_builder_end (builder);
+
+  helper_process = g_subprocess_launcher_spawnv (launcher, (const char * const *)argv, &error);
+  g_assert_no_error (error);
+  g_clear_object (&launcher);   /* our copy of the pipe's write end */
+  g_assert_true (g_subprocess_communicate_utf8 (helper_process, NULL, NULL, &r->out, &r->err, &error));
+  g_assert_no_error (error);
+  r->status = g_subprocess_get_if_exited (helper_process) ? g_subprocess_get_exit_status (helper_process) : -1;
+  r->report = 0;
+  got = read (report[0], &r->report, sizeof r->report);
+  g_assert_true (got == 0 || got == sizeof r->report);
+  close (report[0]);
+}
+
+static void
+test_spawn_helper (Fixture *f, gconstpointer data)
+{
+  const char *env = g_getenv ("QMACHINE_SPAWN_HELPER");
+  HelperRun r;
+
+  /* The library uses the helper it was told to, or none. */
+  if (g_strcmp0 (env, "none") == 0)
+    g_assert_null (q_spawn_helper_path ());
+  else if (env != NULL)
+    g_assert_cmpstr (q_spawn_helper_path (), ==, env);
+
+  {
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "21", "/bin/sh", "sh", "-c",
+                           "for fd in 20 21 22; do test -e /proc/self/fd/$fd && echo $fd; done; exit 5",
+                           NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 5);
+    g_assert_cmpstr (r.out, ==, "21\n");
+    g_assert_cmpint (r.report, ==, 0);
+    helper_run_clear (&r);
+  }
+  {
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "", "/nonexistent/qemu", "qemu", NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 127);
+    g_assert_cmpint (r.report, ==, ENOENT);
+    g_assert_nonnull (strstr (r.err, "cannot execute: /nonexistent/qemu"));
+    helper_run_clear (&r);
+  }
+  {
+    /* Its parent is not pid 1: as if the controller died first. */
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "1", "22", "", "/bin/true", "true", NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 127);
+    g_assert_cmpint (r.report, ==, 0);
+    g_assert_nonnull (strstr (r.err, "the controller is gone"));
+    helper_run_clear (&r);
+  }
+  {
+    const char *args[] = { "qmachine-spawn-0", "PARENT", "22", "", "/bin/true", "true", NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 127);
+    g_assert_nonnull (strstr (r.err, "not called the way qmachine calls it"));
+    helper_run_clear (&r);
+  }
+  {
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "21,x", "/bin/true", "true", NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 127);
+    g_assert_nonnull (strstr (r.err, "bad descriptor list"));
+    helper_run_clear (&r);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1090,6 +1259,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/no-qmp", test_no_qmp);
   ADD ("/qmachine/machine/bad-args", test_bad_args);
   ADD ("/qmachine/machine/missing-binary", test_missing_binary);
+  ADD ("/qmachine/machine/spawn-helper", test_spawn_helper);
   ADD ("/qmachine/machine/agent-launch-fails", test_agent_launch_fails);
   ADD ("/qmachine/machine/hang-before-greeting", test_hang_before_greeting);
   ADD ("/qmachine/machine/launch-cancel", test_launch_cancel);
@@ -1099,6 +1269,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/quit-then-wait", test_quit_then_shutdown);
   ADD ("/qmachine/machine/wait-timeout", test_wait_timeout);
   ADD ("/qmachine/machine/fds", test_fds);
+  ADD ("/qmachine/machine/fds-colliding", test_fds_colliding);
   ADD ("/qmachine/machine/events", test_events);
   ADD ("/qmachine/machine/event-signal-and-limit", test_event_signal_and_limit);
   ADD ("/qmachine/machine/many-machines", test_many_machines);

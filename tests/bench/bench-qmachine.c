@@ -30,9 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "qmachine.h"
 #include "plain-client.h"
@@ -107,7 +110,8 @@ static Row rows[] = {
   { "event-to-callback-glib", "  the same: one-thread GLib client vs qmachine", "us", FALSE, 0 },
   { "launch", "launch -> QMP ready (-machine none)", "ms", FALSE, 1.03 },
   { "shutdown", "shutdown (quit, reap)", "ms", FALSE, 1.10 },
-  { "spawn-only", "  spawn alone: posix_spawn vs GSubprocess", "ms", FALSE, 0 },
+  { "spawn-helper", "  spawn to exec: posix_spawn vs qmachine's", "ms", FALSE, 0 },
+  { "spawn-fork", "  the same, no spawn helper: fork + child setup", "ms", FALSE, 0 },
   { "many-first-ready", "32 machines, one thread: first ready", "ms", FALSE, 1.15 },
   { "many-all-ready", "32 machines, one thread: all ready", "ms", FALSE, 1.05 },
   { "many-all-down", "32 machines, one thread: all shut down", "ms", FALSE, 1.10 },
@@ -509,13 +513,17 @@ ls_q (void)
   samples_add (&row ("shutdown")->q, (now_us () - t1) / 1000);
 }
 
-/* What launching a process costs by itself, without QMP: the plain
- * client's posix_spawn (vfork, then exec) against GSubprocess with a child
- * setup, as qmachine spawns (fork, then exec; GLib waits for the exec).
- * The difference is the part of the launch row that is the spawn's. */
+/* What launching a process costs by itself, without QMP, up to QEMU's
+ * exec: the plain client's posix_spawn (vfork, then exec) against the
+ * way qmachine spawns, GSubprocess's posix_spawn of the spawn helper,
+ * which then execs QEMU (qmachine-spawn-helper; the report pipe closes at
+ * that exec); and against the fork with a child setup that qmachine falls
+ * back to without the helper (GLib waits for the exec). The difference is
+ * the part of the launch row that is the spawn's. */
 static const char *spawn_argv[] = {
   NULL, "-machine", "none", "-nodefaults", "-display", "none", "-S", NULL,
 };
+static const char *spawn_row;
 
 static void
 spawn_plain (void)
@@ -527,7 +535,7 @@ spawn_plain (void)
   spawn_argv[0] = qemu_binary;
   if (posix_spawnp (&pid, qemu_binary, NULL, NULL, (char **)spawn_argv, environ) != 0)
     die ("posix_spawnp", NULL);
-  samples_add (&row ("spawn-only")->c, (now_us () - t0) / 1000);
+  samples_add (&row (spawn_row)->c, (now_us () - t0) / 1000);
   kill (pid, SIGKILL);
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
@@ -536,10 +544,11 @@ spawn_plain (void)
 static void
 spawn_child_setup (gpointer data)
 {
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static void
-spawn_q (void)
+spawn_fork (void)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autoptr(GSubprocess) sub = NULL;
@@ -551,7 +560,58 @@ spawn_q (void)
   sub = g_subprocess_launcher_spawnv (launcher, spawn_argv, &error);
   if (sub == NULL)
     die ("spawn", error);
-  samples_add (&row ("spawn-only")->q, (now_us () - t0) / 1000);
+  samples_add (&row ("spawn-fork")->q, (now_us () - t0) / 1000);
+  g_subprocess_force_exit (sub);
+  g_subprocess_wait (sub, NULL, NULL);
+}
+
+static char *spawn_helper;
+
+static void
+spawn_helper_find (void)
+{
+  const char *env = g_getenv ("QMACHINE_SPAWN_HELPER");
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = exe ? g_path_get_dirname (exe) : NULL;
+
+  if (env != NULL && g_path_is_absolute (env))
+    spawn_helper = g_strdup (env);
+  else if (dir != NULL)
+    spawn_helper = g_build_filename (dir, "..", "qmachine", "qmachine-spawn-helper", NULL);
+  if (spawn_helper == NULL || access (spawn_helper, X_OK) != 0)
+    die ("no qmachine-spawn-helper (set QMACHINE_SPAWN_HELPER)", NULL);
+}
+
+static void
+spawn_through_helper (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_INHERIT_FDS);
+  g_autoptr(GSubprocess) sub = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *parent = g_strdup_printf ("%d", (int)getpid ());
+  g_autofree char *path = g_find_program_in_path (qemu_binary);
+  const char *argv[G_N_ELEMENTS (spawn_argv) + 6] = {
+    spawn_helper, "qmachine-spawn-1", parent, "3", "", path, NULL,
+  };
+  double t0 = now_us ();
+  int report[2];
+  char byte;
+
+  spawn_argv[0] = qemu_binary;
+  memcpy (argv + 6, spawn_argv, sizeof spawn_argv);
+  if (path == NULL || !g_unix_open_pipe (report, FD_CLOEXEC, &error))
+    die ("spawn helper set-up", error);
+  g_subprocess_launcher_take_stdout_fd (launcher, open ("/dev/null", O_WRONLY | O_CLOEXEC));
+  g_subprocess_launcher_take_stderr_fd (launcher, open ("/dev/null", O_WRONLY | O_CLOEXEC));
+  g_subprocess_launcher_take_fd (launcher, report[1], 3);
+  sub = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  if (sub == NULL)
+    die ("spawn", error);
+  g_clear_object (&launcher);
+  while (read (report[0], &byte, 1) < 0 && errno == EINTR)
+    ;
+  samples_add (&row ("spawn-helper")->q, (now_us () - t0) / 1000);
+  close (report[0]);
   g_subprocess_force_exit (sub);
   g_subprocess_wait (sub, NULL, NULL);
 }
@@ -998,7 +1058,13 @@ main (int argc, char *argv[])
   if (wanted (only, "launch") || wanted (only, "shutdown"))
     alternate (rounds * 2, ls_plain, ls_q);
   if (wanted (only, "launch") || wanted (only, "spawn"))
-    alternate (rounds * 2, spawn_plain, spawn_q);
+    {
+      spawn_helper_find ();
+      spawn_row = "spawn-helper";
+      alternate (rounds * 2, spawn_plain, spawn_through_helper);
+      spawn_row = "spawn-fork";
+      alternate (rounds * 2, spawn_plain, spawn_fork);
+    }
 
   if (wanted (only, "many"))
     alternate (MAX (rounds / 2, 3), many_plain, many_q);

@@ -722,3 +722,30 @@ def test_screen_and_input(qemu_binary, tmp_path):
         assert info.value.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_ARGUMENT)
     finally:
         vm.shutdown()
+
+
+def test_spawn_helper_found_beside_the_library(qemu_binary, tmp_path):
+    # A program that loads libqmachine from a build tree spawns QEMU
+    # through the helper built beside it (not by fork), found without any
+    # environment variable.
+    import subprocess
+    import sys
+
+    libdir = os.environ['LD_LIBRARY_PATH'].split(os.pathsep)[0]
+    env = dict(os.environ)
+    env.pop('QMACHINE_SPAWN_HELPER', None)
+    env['G_MESSAGES_DEBUG'] = 'QMachine'
+    script = (
+        'import qmachine\n'
+        'from gi.repository import QMachine\n'
+        f'vm = QMachine.Machine({qemu_binary!r})\n'
+        f'vm.set_base_temp_dir({str(tmp_path)!r})\n'
+        f'vm.add_args(*{list(FAST_ARGS)!r})\n'
+        'vm.launch()\n'
+        'vm.shutdown()\n')
+    proc = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    helper = os.path.join(os.path.abspath(libdir), 'qmachine-spawn-helper')
+    # GLib writes debug messages to standard output.
+    assert f'QEMU is spawned through {helper}\n' in proc.stdout, proc.stdout
