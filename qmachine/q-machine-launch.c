@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,7 @@ typedef struct
   GSubprocessLauncher *launcher;
   char               **argv;
   char                *program;     /* for messages: QEMU or the wrapper */
+  char                *helper;      /* spawned through it, or NULL */
   int                  report_fd;
   GSubprocess         *subprocess;
   GError              *error;       /* set before the spawn: none is made */
@@ -448,6 +450,7 @@ spawn_job_free (SpawnJob *job)
   g_clear_object (&job->launcher);
   g_strfreev (job->argv);
   g_free (job->program);
+  g_free (job->helper);
   q_close_fd (&job->report_fd);
   g_clear_object (&job->subprocess);
   g_clear_error (&job->error);
@@ -471,12 +474,22 @@ spawn_exec_error (const char *program,
 static void
 spawn_job_read_report (SpawnJob *job)
 {
+  struct pollfd pfd = { job->report_fd, POLLIN, 0 };
   int code = 0;
-  gssize got;
+  gssize got = 0;
+  int ready;
 
+  /* A process that another thread forked without exec holds the pipe
+   * open as long as it lives: past the timeout the exec is taken to have
+   * worked, and a failure shows as QEMU's exit with status 127 and the
+   * helper's line in the log. */
   do
-    got = read (job->report_fd, &code, sizeof code);
-  while (got < 0 && errno == EINTR);
+    ready = poll (&pfd, 1, 5000);
+  while (ready < 0 && errno == EINTR);
+  if (ready > 0)
+    do
+      got = read (job->report_fd, &code, sizeof code);
+    while (got < 0 && errno == EINTR);
   q_close_fd (&job->report_fd);
   if (got != (gssize)sizeof code)
     return;
@@ -499,6 +512,15 @@ launch_spawn_now (gpointer data)
       job->subprocess = g_subprocess_launcher_spawnv (job->launcher,
                                                       (const char * const *)job->argv,
                                                       &job->error);
+      if (job->subprocess == NULL && job->helper != NULL)
+        {
+          GError *error = g_steal_pointer (&job->error);
+
+          job->error = g_error_new (error->domain, error->code,
+                                    "The spawn helper %s could not be started: %s",
+                                    job->helper, error->message);
+          g_error_free (error);
+        }
       /* Our copy of the report pipe's write end goes with the launcher,
        * before the read that waits for the helper's. */
       g_clear_object (&job->launcher);
@@ -512,19 +534,16 @@ launch_spawn_now (gpointer data)
 }
 
 /* Hands QEMU's descriptors to @launcher at their numbers; @keep gets the
- * list of them, and the largest is returned (2 when there is none). */
-static int
+ * list of them. */
+static void
 spawn_give_fds (Run                 *run,
                 GSubprocessLauncher *launcher,
                 GString             *keep)
 {
-  int largest = 2;
-
 #define SPAWN_GIVE(fd, target)                                             \
   G_STMT_START {                                                           \
     g_subprocess_launcher_take_fd (launcher, g_steal_fd (&(fd)), (target)); \
     g_string_append_printf (keep, "%s%d", keep->len ? "," : "", (target)); \
-    largest = MAX (largest, (target));                                     \
   } G_STMT_END
   if (run->monitor_theirs >= 0)
     SPAWN_GIVE (run->monitor_theirs, run->monitor_target);
@@ -538,15 +557,62 @@ spawn_give_fds (Run                 *run,
       SPAWN_GIVE (x->fd, x->target);
     }
 #undef SPAWN_GIVE
+}
 
-  return largest;
+/* The numbers QEMU's descriptors get: how many, and the largest (2 when
+ * there is none). */
+static int
+spawn_targets (Run *run,
+               int *largest)
+{
+  int n = 0;
+
+  *largest = 2;
+#define SPAWN_TARGET(fd, target)            \
+  G_STMT_START {                            \
+    if ((fd) >= 0)                          \
+      {                                     \
+        n++;                                \
+        *largest = MAX (*largest, (target)); \
+      }                                     \
+  } G_STMT_END
+  SPAWN_TARGET (run->monitor_theirs, run->monitor_target);
+  SPAWN_TARGET (run->console_theirs, run->console_target);
+  SPAWN_TARGET (run->agent_theirs, run->agent_target);
+  for (guint i = 0; i < run->extra_fds->len; i++)
+    SPAWN_TARGET (g_array_index (run->extra_fds, ExtraFd, i).fd,
+                  g_array_index (run->extra_fds, ExtraFd, i).target);
+#undef SPAWN_TARGET
+  return n;
+}
+
+/* Whether @n descriptors above @floor are free now: GLib's posix_spawn
+ * path copies each mapped descriptor above the largest target first, and
+ * in 2.74 a failed copy there is taken for a spawned child with pid 0, an
+ * assertion that aborts the process. */
+static gboolean
+spawn_fds_free (int fd,
+                int floor,
+                int n)
+{
+  int held[64];
+  int got = 0;
+
+  n = MIN (n, (int)G_N_ELEMENTS (held));
+  while (got < n && (held[got] = fcntl (fd, F_DUPFD_CLOEXEC, floor)) >= 0)
+    got++;
+  for (int i = 0; i < got; i++)
+    close (held[i]);
+  return got == n;
 }
 
 /* Through the helper: descriptors inherited (the helper closes all but
  * QEMU's) and no child setup (the helper sets the parent-death signal),
  * so GLib spawns with posix_spawn instead of fork. The helper execs the
- * program found here, on the controller's PATH as GSubprocess would. */
-static void
+ * program found here, on the controller's PATH as GSubprocess would.
+ * FALSE, with nothing taken from @run, when the descriptors it needs are
+ * not there: the fork path needs fewer. */
+static gboolean
 spawn_prepare_helper (Run        *run,
                       const char *helper,
                       SpawnJob   *job)
@@ -556,40 +622,43 @@ spawn_prepare_helper (Run        *run,
   g_autofree char *path = NULL;
   g_autofree char *parent = g_strdup_printf ("%d", (int)getpid ());
   g_autofree char *report_number = NULL;
-  int report_target;
-  int report[2];
-  int stdio[3];
+  int stdio[3] = { -1, -1, -1 };
+  int report[2] = { -1, -1 };
+  int largest, n_targets, report_target, null_fd;
 
-  job->launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_INHERIT_FDS);
-  report_target = spawn_give_fds (run, job->launcher, keep) + 1;
+  n_targets = spawn_targets (run, &largest);
+  report_target = largest + 1;
 
   /* On its posix_spawn path GLib 2.74 closes the child's copies of the
    * standard streams' sources after moving them to 0, 1 and 2: a source
    * that is also a target number (or 1, with STDERR_MERGE) is lost. So
    * each stream gets a descriptor of its own above every target. */
-  stdio[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0)
+    stdio[0] = fcntl (null_fd, F_DUPFD_CLOEXEC, report_target + 1);
+  q_close_fd (&null_fd);
   stdio[1] = fcntl (run->log_fd, F_DUPFD_CLOEXEC, report_target + 1);
   stdio[2] = fcntl (run->log_fd, F_DUPFD_CLOEXEC, report_target + 1);
-  if (stdio[0] >= 0)
+  if (stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 ||
+      !g_unix_open_pipe (report, FD_CLOEXEC, NULL) ||
+      !spawn_fds_free (run->log_fd, report_target + 1, n_targets + 2))
     {
-      int high = fcntl (stdio[0], F_DUPFD_CLOEXEC, report_target + 1);
-      q_close_fd (&stdio[0]);
-      stdio[0] = high;
-    }
-  q_close_fd (&run->log_fd);
-  if (stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0)
-    {
-      int errsv = errno;
-
+      g_debug ("Too few free descriptors to spawn through the helper: forking");
       for (guint i = 0; i < G_N_ELEMENTS (stdio); i++)
         q_close_fd (&stdio[i]);
-      job->error = g_error_new (G_IO_ERROR, g_io_error_from_errno (errsv),
-                                "Could not set up QEMU's standard streams: %s", g_strerror (errsv));
-      return;
+      q_close_fd (&report[0]);
+      q_close_fd (&report[1]);
+      return FALSE;
     }
+
+  job->launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_INHERIT_FDS);
+  spawn_give_fds (run, job->launcher, keep);
+  q_close_fd (&run->log_fd);
   g_subprocess_launcher_take_stdin_fd (job->launcher, stdio[0]);
   g_subprocess_launcher_take_stdout_fd (job->launcher, stdio[1]);
   g_subprocess_launcher_take_stderr_fd (job->launcher, stdio[2]);
+  job->report_fd = report[0];
+  g_subprocess_launcher_take_fd (job->launcher, report[1], report_target);
 
   if (strchr (job->program, '/') != NULL)
     path = g_strdup (job->program);
@@ -598,18 +667,16 @@ spawn_prepare_helper (Run        *run,
   if (path == NULL)
     {
       job->error = spawn_exec_error (job->program, ENOENT);
-      return;
+      return TRUE;
     }
-  if (!g_unix_open_pipe (report, FD_CLOEXEC, &job->error))
-    return;
-  job->report_fd = report[0];
-  g_subprocess_launcher_take_fd (job->launcher, report[1], report_target);
 
   report_number = g_strdup_printf ("%d", report_target);
   g_strv_builder_add_many (argv, helper, Q_SPAWN_HELPER_MAGIC, parent, report_number,
                            keep->str, path, NULL);
   g_strv_builder_addv (argv, (const char **)run->argv);
   job->argv = g_strv_builder_end (argv);
+  job->helper = g_strdup (helper);
+  return TRUE;
 }
 
 /* Without the helper: GLib forks, closes what QEMU must not get, and
@@ -651,9 +718,8 @@ launch_spawn (gpointer data)
   job->self = g_steal_pointer (&self);
   job->program = g_strdup (run->argv[0]);
   job->report_fd = -1;
-  if (helper != NULL)
-    spawn_prepare_helper (run, helper, job);
-  else
+  /* Looked up once per process; it may have gone since (an upgrade). */
+  if (helper == NULL || access (helper, X_OK) != 0 || !spawn_prepare_helper (run, helper, job))
     spawn_prepare_fork (run, job);
   if (run->environ != NULL && job->launcher != NULL)
     g_subprocess_launcher_set_environ (job->launcher, run->environ);

@@ -337,7 +337,8 @@ launch_hint (Run        *run,
 
   if (run->subprocess == NULL && run->launch_error != NULL &&
       g_error_matches (run->launch_error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED) &&
-      strstr (run->launch_error->message, "No such file") != NULL)
+      strstr (run->launch_error->message, "No such file") != NULL &&
+      strstr (run->launch_error->message, "spawn helper") == NULL)
     {
       const char *binary = run->argv[0];
       const char *package = debian_package_for (binary);

@@ -156,7 +156,7 @@ parse_number (const char **s)
       (*s)++;
       digits++;
     }
-  if (digits == 0 || (**s != '\0' && **s != ','))
+  if (digits == 0 || value > 2147483647 || (**s != '\0' && **s != ','))
     return -1;
   return value;
 }
@@ -170,24 +170,122 @@ streq (const char *a,
   return *a == *b;
 }
 
-/* Closes [lo, hi]. close_range (Linux 5.9) when the kernel has it, one by
- * one up to the descriptor limit otherwise. */
+static int
+kept (const long *keep,
+      int         n_keep,
+      long        fd)
+{
+  for (int i = 0; i < n_keep; i++)
+    if (keep[i] == fd)
+      return 1;
+  return 0;
+}
+
+/* Closes every descriptor from 3 up but the kept ones, with close_range
+ * (Linux 5.9) over the gaps between them, in increasing order. FALSE when
+ * the kernel has no close_range. */
+static int
+close_by_ranges (const long *keep,
+                 int         n_keep)
+{
+#ifdef SYS_close_range
+  unsigned long lo = 3;
+
+  for (;;)
+    {
+      long next = -1;
+
+      for (int i = 0; i < n_keep; i++)
+        if ((unsigned long)keep[i] >= lo && (next < 0 || keep[i] < next))
+          next = keep[i];
+      if (next < 0)
+        return sys3 (SYS_close_range, (long)lo, ~0U, 0) == 0;
+      if ((unsigned long)next > lo &&
+          sys3 (SYS_close_range, (long)lo, next - 1, 0) != 0)
+        return 0;
+      lo = (unsigned long)next + 1;
+    }
+#else
+  return 0;
+#endif
+}
+
+struct dirent64_head
+{
+  unsigned long long ino;
+  long long          off;
+  unsigned short     reclen;
+  unsigned char      type;
+  char               name[];
+};
+
+/* Without close_range: the open descriptors as /proc lists them. FALSE
+ * without /proc. */
+static int
+close_by_listing (const long *keep,
+                  int         n_keep)
+{
+  char buf[4096] __attribute__((aligned (8)));
+  long dir = sys4 (SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  long got;
+
+  if (dir < 0)
+    return 0;
+  while ((got = sys3 (SYS_getdents64, dir, (long)buf, sizeof buf)) > 0)
+    {
+      for (long at = 0; at < got;)
+        {
+          struct dirent64_head *entry = (struct dirent64_head *)(buf + at);
+          const char *name = entry->name;
+          long fd = parse_number (&name);
+
+          if (fd > 2 && fd != dir && !kept (keep, n_keep, fd))
+            sys3 (SYS_close, fd, 0, 0);
+          at += entry->reclen;
+        }
+    }
+  sys3 (SYS_close, dir, 0, 0);
+  return 1;
+}
+
+/* The last resort: every number below the descriptor limit. */
 static void
-close_span (unsigned long lo,
-            unsigned long hi)
+close_by_counting (const long *keep,
+                   int         n_keep)
 {
   struct { unsigned long long cur, max; } limit;
 
-#ifdef SYS_close_range
-  if (sys3 (SYS_close_range, (long)lo, (long)hi, 0) == 0)
-    return;
+  if (sys4 (SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&limit) != 0 || limit.cur > 1 << 20)
+    limit.cur = 1 << 20;
+  for (long fd = 3; (unsigned long long)fd < limit.cur; fd++)
+    if (!kept (keep, n_keep, fd))
+      sys3 (SYS_close, fd, 0, 0);
+}
+
+/* The dispositions a forked child gets back from GLib, and glibc's
+ * internal signals (32, 33), which its posix_spawn leaves ignored: QEMU,
+ * a wrapper and their children start with the default ones. And no
+ * signal blocked. An all-zero kernel struct sigaction is SIG_DFL, no
+ * flags and an empty mask whatever its layout. */
+#ifdef Q_SPAWN_HELPER_NOLIBC
+#define SIGSET_BYTES 8
+#else
+#define SIGSET_BYTES (_NSIG / 8)
 #endif
-  if (sys4 (SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&limit) != 0)
-    limit.cur = 65536;
-  if (hi > limit.cur)
-    hi = limit.cur;
-  for (unsigned long fd = lo; fd <= hi; fd++)
-    sys3 (SYS_close, (long)fd, 0, 0);
+
+static void
+reset_signals (void)
+{
+  static const int signals[] = { SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, 32, 33 };
+  unsigned long none[SIGSET_BYTES / sizeof (unsigned long) + 1] = { 0 };
+
+  for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    {
+      unsigned long action[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+
+      sys4 (SYS_rt_sigaction, signals[i], (long)action, 0, SIGSET_BYTES);
+    }
+  sys4 (SYS_rt_sigprocmask, SIG_SETMASK, (long)none, 0, SIGSET_BYTES);
 }
 
 static int
@@ -199,7 +297,6 @@ run (int    argc,
   int n_keep = 0;
   long parent, report, error;
   const char *s;
-  unsigned long lo;
 
   if (argc < 7 || !streq (argv[1], MAGIC))
     fail ("not called the way qmachine calls it", NULL);
@@ -228,29 +325,22 @@ run (int    argc,
         s++;
     }
 
-  /* Close every descriptor from 3 up but the kept ones: the spans
-   * between them, in increasing order. */
-  lo = 3;
-  for (;;)
-    {
-      long next = -1;
-
-      for (int i = 0; i < n_keep; i++)
-        if ((unsigned long)keep[i] >= lo && (next < 0 || keep[i] < next))
-          next = keep[i];
-      if (next < 0)
-        {
-          close_span (lo, ~0U);
-          break;
-        }
-      if ((unsigned long)next > lo)
-        close_span (lo, (unsigned long)next - 1);
-      lo = (unsigned long)next + 1;
-    }
+  if (!close_by_ranges (keep, n_keep) && !close_by_listing (keep, n_keep))
+    close_by_counting (keep, n_keep);
+  reset_signals ();
 
   if (sys3 (SYS_fcntl, report, F_SETFD, FD_CLOEXEC) != 0)
     fail ("cannot set up the report descriptor", argv[3]);
   error = sys3 (SYS_execve, (long)argv[5], (long)(argv + 6), (long)envp);
+  if (error == -ENOEXEC)
+    {
+      /* A script without "#!": the shell runs it, as GLib's own spawn
+       * does. Its argument vector, in place: sh PATH ARG... */
+      argv[6] = argv[5];
+      argv[5] = (char *)"/bin/sh";
+      error = sys3 (SYS_execve, (long)argv[5], (long)(argv + 5), (long)envp);
+      argv[5] = argv[6];
+    }
 
   /* Still here: say why, to the library and to the log. */
   {

@@ -198,7 +198,9 @@ q_spawn_helper_path (void)
 
       if (env != NULL)
         {
-          if (g_path_is_absolute (env) && access (env, X_OK) == 0)
+          /* A program, not a directory. */
+          if (g_path_is_absolute (env) && g_file_test (env, G_FILE_TEST_IS_REGULAR) &&
+              access (env, X_OK) == 0)
             path = g_strdup (env);
         }
       else

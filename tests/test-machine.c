@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1220,8 +1221,8 @@ test_spawn_helper (Fixture *f, gconstpointer data)
     helper_run_clear (&r);
   }
   {
-    /* Its parent is not pid 1: as if the controller died first. */
-    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "1", "22", "", "/bin/true", "true", NULL };
+    /* A parent that no process has: as if the controller died first. */
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "2147483647", "22", "", "/bin/true", "true", NULL };
     run_spawn_helper (args, &r);
     g_assert_cmpint (r.status, ==, 127);
     g_assert_cmpint (r.report, ==, 0);
@@ -1244,6 +1245,104 @@ test_spawn_helper (Fixture *f, gconstpointer data)
   }
 }
 
+/* QEMU (here its wrapper) starts with the signal dispositions a program
+ * expects, whichever way it was spawned: the controller ignores SIGPIPE
+ * (GSocket does that), glibc's posix_spawn leaves its own signals 32 and
+ * 33 ignored, and neither may reach the child; nothing is blocked. The
+ * wrapper is a shell script without "#!", which execve refuses and the
+ * shell runs, as with GLib's fork path. */
+static void
+test_child_signals (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = g_build_filename (f->base, "wrapper", NULL);
+  const char *wrapper[] = { script, NULL };
+  const char *log, *ign, *blk;
+  guint64 ignored, blocked;
+  const int reset[] = { SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGCHLD, 32, 33 };
+
+  g_assert_true (g_file_set_contents (script,
+                                      "grep -E '^Sig(Ign|Blk):' /proc/$$/status >&2\n"
+                                      "exec \"$@\"\n", -1, NULL));
+  g_assert_cmpint (g_chmod (script, 0700), ==, 0);
+  q_machine_set_wrapper (f->machine, wrapper);
+
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+
+  log = q_machine_get_log (f->machine);
+  g_assert_nonnull (log);
+  ign = strstr (log, "SigIgn:");
+  blk = strstr (log, "SigBlk:");
+  g_assert_nonnull (ign);
+  g_assert_nonnull (blk);
+  ignored = g_ascii_strtoull (ign + strlen ("SigIgn:"), NULL, 16);
+  blocked = g_ascii_strtoull (blk + strlen ("SigBlk:"), NULL, 16);
+  for (guint i = 0; i < G_N_ELEMENTS (reset); i++)
+    g_assert_cmpuint (ignored & (G_GUINT64_CONSTANT (1) << (reset[i] - 1)), ==, 0);
+  g_assert_cmpuint (blocked, ==, 0);
+  g_unlink (script);
+}
+
+/* A controller short of descriptors: every number from the limit down is
+ * taken but a few. A launch works or fails with a GError; it never takes
+ * the process down (GLib 2.74's posix_spawn path asserts when it cannot
+ * copy a descriptor). Run in a subprocess: the limit is lowered. */
+static void
+test_few_descriptors (Fixture *f, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      struct rlimit limit = { 96, 96 };
+      g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
+      g_autoptr(GError) error = NULL;
+      guint launched = 0;
+
+      /* Everything the library keeps for the process exists first. */
+      g_assert_true (q_machine_launch (f->machine, NULL, &error));
+      g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+
+      for (;;)
+        {
+          int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+          if (fd < 0)
+            break;
+          g_array_append_val (fillers, fd);
+        }
+      for (guint spare = 0; spare <= 14; spare++)
+        {
+          if (spare > 0)
+            {
+              close (g_array_index (fillers, int, fillers->len - 1));
+              g_array_set_size (fillers, fillers->len - 1);
+            }
+          if (q_machine_launch (f->machine, NULL, &error))
+            {
+              launched++;
+              g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+              g_assert_no_error (error);
+            }
+          else
+            {
+              g_assert_nonnull (error);
+              g_clear_error (&error);
+              g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+            }
+        }
+      /* With 14 spare descriptors a launch works. */
+      g_assert_cmpuint (launched, >, 0);
+      for (guint i = 0; i < fillers->len; i++)
+        close (g_array_index (fillers, int, i));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1260,6 +1359,8 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/bad-args", test_bad_args);
   ADD ("/qmachine/machine/missing-binary", test_missing_binary);
   ADD ("/qmachine/machine/spawn-helper", test_spawn_helper);
+  ADD ("/qmachine/machine/child-signals", test_child_signals);
+  ADD ("/qmachine/machine/few-descriptors", test_few_descriptors);
   ADD ("/qmachine/machine/agent-launch-fails", test_agent_launch_fails);
   ADD ("/qmachine/machine/hang-before-greeting", test_hang_before_greeting);
   ADD ("/qmachine/machine/launch-cancel", test_launch_cancel);
