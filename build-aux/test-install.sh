@@ -71,6 +71,16 @@ cc -o "$DEST/client" "$DEST/client.c" \
   || fail "a C program does not build against the installed qmachine-1.pc"
 "$DEST/client" || fail "a C program built against the installed library does not run"
 
+# 3b. The spawn helper is installed where the library looks for it
+# (LIBEXECDIR/qmachine-1, under DESTDIR here, so named explicitly), and
+# QEMU is spawned through it.
+libexecdir=$(meson introspect --buildoptions "$BUILDDIR" |
+             /usr/bin/python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "libexecdir"))')
+helper=$P/$libexecdir/qmachine-1/qmachine-spawn-helper
+[ -x "$helper" ] || fail "qmachine-spawn-helper is not installed in $libexecdir/qmachine-1"
+QMACHINE_SPAWN_HELPER=$helper G_MESSAGES_DEBUG=QMachine "$DEST/client" 2>&1 |
+  grep -qF "QEMU is spawned through $helper" || fail "QEMU is not spawned through the installed helper"
+
 # 4. Python through the installed typelib and override.
 if [ -n "$typelibdir" ] && [ -n "$override" ]; then
   sitedir=$(dirname "$(dirname "$(dirname "$override")")")

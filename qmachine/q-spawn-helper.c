@@ -262,11 +262,13 @@ close_by_counting (const long *keep,
       sys3 (SYS_close, fd, 0, 0);
 }
 
-/* The dispositions a forked child gets back from GLib, and glibc's
- * internal signals (32, 33), which its posix_spawn leaves ignored: QEMU,
- * a wrapper and their children start with the default ones. And no
- * signal blocked. An all-zero kernel struct sigaction is SIG_DFL, no
- * flags and an empty mask whatever its layout. */
+/* SIGPIPE, which GSocket makes the controller ignore, and glibc's
+ * internal signals (32, 33): glibc's posix_spawn leaves an ignored signal
+ * ignored, and GLib's asks it to reset only SIGCHLD, SIGINT, SIGTERM and
+ * SIGHUP (its fork path also resets SIGPIPE). QEMU, a wrapper and their
+ * children start with the default dispositions, and nothing blocked. An
+ * all-zero kernel struct sigaction is SIG_DFL, no flags and an empty mask
+ * whatever its layout. */
 #ifdef Q_SPAWN_HELPER_NOLIBC
 #define SIGSET_BYTES 8
 #else
@@ -276,7 +278,7 @@ close_by_counting (const long *keep,
 static void
 reset_signals (void)
 {
-  static const int signals[] = { SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, 32, 33 };
+  static const int signals[] = { SIGPIPE, 32, 33 };
   unsigned long none[SIGSET_BYTES / sizeof (unsigned long) + 1] = { 0 };
 
   for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++)
