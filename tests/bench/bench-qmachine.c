@@ -117,6 +117,7 @@ static Row rows[] = {
   { "many-all-down", "32 machines, one thread: all shut down", "ms", FALSE, 1.10 },
   { "rss-one-machine", "controller RSS, one machine", "KiB", FALSE, 4096, TRUE },
   { "rss-anon-one-machine", "  of which private (RssAnon)", "KiB", FALSE, 0 },
+  { "rss-gio-one-machine", "  the same: least GIO + json-glib program vs qmachine", "KiB", FALSE, 0 },
 };
 
 static Row *
@@ -794,8 +795,9 @@ rss_child (void)
   return 0;
 }
 
-/* @program is this program (run again with --rss-child) or plain-rss. */
-static void
+/* @program is this program (run again with --rss-child), plain-rss or
+ * gio-rss. @anon may be NULL. Returns the RSS. */
+static double
 rss_measure (const char *program,
              Samples    *rss,
              Samples    *anon)
@@ -811,8 +813,12 @@ rss_measure (const char *program,
     die ("RSS child", error);
   {
     char *end = NULL;
-    samples_add (rss, g_ascii_strtod (out_text, &end));
-    samples_add (anon, g_ascii_strtod (end, NULL));
+    double value = g_ascii_strtod (out_text, &end);
+
+    samples_add (rss, value);
+    if (anon != NULL)
+      samples_add (anon, g_ascii_strtod (end, NULL));
+    return value;
   }
 }
 
@@ -948,6 +954,7 @@ main (int argc, char *argv[])
   gboolean rss_side = FALSE;
   g_autofree char *self = NULL;
   g_autofree char *plain_rss = NULL;
+  g_autofree char *gio_rss = NULL;
   GOptionEntry entries[] = {
     { "rounds", 'n', 0, G_OPTION_ARG_INT, &rounds, "Rounds per workload (default 10)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL },
@@ -976,6 +983,7 @@ main (int argc, char *argv[])
   {
     g_autofree char *dir = g_path_get_dirname (self);
     plain_rss = g_build_filename (dir, "plain-rss", NULL);
+    gio_rss = g_build_filename (dir, "gio-rss", NULL);
   }
 
   /* Warm both sides up: the worker thread, the libraries, QEMU's pages. */
@@ -1073,7 +1081,9 @@ main (int argc, char *argv[])
     for (int i = 0; i < 3; i++)
       {
         rss_measure (plain_rss, &row ("rss-one-machine")->c, &row ("rss-anon-one-machine")->c);
-        rss_measure (self, &row ("rss-one-machine")->q, &row ("rss-anon-one-machine")->q);
+        rss_measure (gio_rss, &row ("rss-gio-one-machine")->c, NULL);
+        samples_add (&row ("rss-gio-one-machine")->q,
+                     rss_measure (self, &row ("rss-one-machine")->q, &row ("rss-anon-one-machine")->q));
       }
 
   if (json)
