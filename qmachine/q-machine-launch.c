@@ -628,6 +628,9 @@ spawn_prepare_helper (Run        *run,
 
   n_targets = spawn_targets (run, &largest);
   report_target = largest + 1;
+  /* The helper keeps at most Q_SPAWN_HELPER_MAX_KEEP descriptors. */
+  if (n_targets + 1 > Q_SPAWN_HELPER_MAX_KEEP)
+    return FALSE;
 
   /* On its posix_spawn path GLib 2.74 closes the child's copies of the
    * standard streams' sources after moving them to 0, 1 and 2: a source

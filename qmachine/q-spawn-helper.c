@@ -6,7 +6,7 @@
  *
  * GSubprocess spawns with posix_spawn (vfork and exec, about 0.5 ms here)
  * only when it runs no child setup and closes no descriptors; otherwise it
- * forks, which costs 3-4 ms a launch on a paravirtualised machine. QEMU
+ * forks, which costs 4-6 ms a launch on a paravirtualised machine. QEMU
  * needs both: PR_SET_PDEATHSIG, so that it dies with its controller, and
  * no descriptor but the ones it is given. So the library spawns this
  * program the fast way, and it does the two things and execs QEMU:
@@ -26,7 +26,7 @@
  *
  * It is built without the C library where the few system calls below are
  * written for the architecture (x86-64): starting a static C library
- * costs a millisecond of exec here, more than the fork it replaces saves.
+ * costs about a millisecond of exec here, a third of what the helper saves.
  */
 
 #ifndef _GNU_SOURCE
@@ -42,7 +42,7 @@
 #include <sys/syscall.h>
 
 #define MAGIC "qmachine-spawn-1"
-#define MAX_KEEP 256
+#define MAX_KEEP 256   /* Q_SPAWN_HELPER_MAX_KEEP in the library */
 
 #ifdef Q_SPAWN_HELPER_NOLIBC
 

@@ -98,6 +98,7 @@ gboolean q_check_socket_address (GSocketAddress     *address,
 /* The spawn helper's protocol (q-spawn-helper.c) and where it is: the
  * absolute path, or NULL when there is none (spawn by fork). */
 #define Q_SPAWN_HELPER_MAGIC "qmachine-spawn-1"
+#define Q_SPAWN_HELPER_MAX_KEEP 256   /* the report descriptor included */
 const char *q_spawn_helper_path (void);
 
 G_END_DECLS
