@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,12 +44,23 @@ static void
 child_setup (gpointer data)
 {
   pid_t parent = GPOINTER_TO_INT (data);
+  unsigned long action[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+  sigset_t none;
 
   /* QEMU must not outlive us. The signal follows the thread that forked,
    * which is qmachine's spawner: it lives as long as the process. */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != parent)
     _exit (127);
+
+  /* GLib resets SIGPIPE, SIGCHLD, SIGINT, SIGTERM and SIGHUP; glibc's own
+   * 32 and 33 stay ignored when an ancestor was spawned with glibc's
+   * posix_spawn, and the C library refuses to touch them: an all-zero
+   * kernel struct sigaction is SIG_DFL. As the spawn helper does. */
+  syscall (SYS_rt_sigaction, 32, action, NULL, _NSIG / 8);
+  syscall (SYS_rt_sigaction, 33, action, NULL, _NSIG / 8);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
 }
 
 static gboolean
