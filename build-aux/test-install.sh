@@ -79,7 +79,7 @@ libexecdir=$(meson introspect --buildoptions "$BUILDDIR" |
 helper=$P/$libexecdir/qmachine-1/qmachine-spawn-helper
 [ -x "$helper" ] || fail "qmachine-spawn-helper is not installed in $libexecdir/qmachine-1"
 QMACHINE_SPAWN_HELPER=$helper G_MESSAGES_DEBUG=QMachine "$DEST/client" 2>&1 |
-  grep -qF "QEMU is spawned through $helper" || fail "QEMU is not spawned through the installed helper"
+  grep -qF ") spawned through $helper" || fail "QEMU is not spawned through the installed helper"
 
 # 4. Python through the installed typelib and override.
 if [ -n "$typelibdir" ] && [ -n "$override" ]; then

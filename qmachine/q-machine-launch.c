@@ -449,6 +449,8 @@ typedef struct
   char               **argv;
   char                *program;     /* for messages: QEMU or the wrapper */
   char                *helper;      /* spawned through it, or NULL */
+  int                  probe_floor; /* spawn_fds_free's, before the spawn */
+  int                  probe_count;
   int                  report_fd;
   GSubprocess         *subprocess;
   GError              *error;       /* set before the spawn: none is made */
@@ -511,6 +513,38 @@ spawn_job_read_report (SpawnJob *job)
   job->error = spawn_exec_error (job->program, code);
 }
 
+/* How QEMUs were spawned in this process, for the tests. */
+static guint spawned_through_helper;
+static guint spawned_by_fork;
+
+void
+machine_spawn_counts (guint *through_helper,
+                      guint *by_fork)
+{
+  *through_helper = g_atomic_int_get (&spawned_through_helper);
+  *by_fork = g_atomic_int_get (&spawned_by_fork);
+}
+
+/* Whether @n descriptors above @floor are free now: GLib's posix_spawn
+ * path copies each mapped descriptor above the largest target first, and
+ * in 2.74 a failed copy there is taken for a spawned child with pid 0, an
+ * assertion that aborts the process. */
+static gboolean
+spawn_fds_free (int fd,
+                int floor,
+                int n)
+{
+  int held[Q_SPAWN_HELPER_MAX_KEEP + 2];
+  int got = 0;
+
+  g_return_val_if_fail (n <= (int)G_N_ELEMENTS (held), FALSE);
+  while (got < n && (held[got] = fcntl (fd, F_DUPFD_CLOEXEC, floor)) >= 0)
+    got++;
+  for (int i = 0; i < got; i++)
+    close (held[i]);
+  return got == n;
+}
+
 static gboolean launch_spawned (gpointer data);
 
 /* Spawner thread: the spawn, nothing else. */
@@ -519,6 +553,15 @@ launch_spawn_now (gpointer data)
 {
   SpawnJob *job = data;
 
+  /* Checked again here, just before: other threads use descriptors too. */
+  if (job->error == NULL && job->helper != NULL &&
+      !spawn_fds_free (job->report_fd, job->probe_floor, job->probe_count))
+    {
+      int errsv = errno;
+      job->error = g_error_new (G_IO_ERROR, g_io_error_from_errno (errsv),
+                                "Too few free file descriptors to start QEMU: %s",
+                                g_strerror (errsv));
+    }
   if (job->error == NULL)
     {
       job->subprocess = g_subprocess_launcher_spawnv (job->launcher,
@@ -538,6 +581,12 @@ launch_spawn_now (gpointer data)
       g_clear_object (&job->launcher);
       if (job->subprocess != NULL && job->report_fd >= 0)
         spawn_job_read_report (job);
+      if (job->subprocess != NULL)
+        {
+          g_atomic_int_inc (job->helper ? &spawned_through_helper : &spawned_by_fork);
+          g_debug ("QEMU (pid %s) spawned %s%s", g_subprocess_get_identifier (job->subprocess),
+                   job->helper ? "through " : "by fork", job->helper ? job->helper : "");
+        }
     }
   g_clear_object (&job->launcher);
   maybe_delay_after_spawn ();
@@ -598,26 +647,6 @@ spawn_targets (Run *run,
   return n;
 }
 
-/* Whether @n descriptors above @floor are free now: GLib's posix_spawn
- * path copies each mapped descriptor above the largest target first, and
- * in 2.74 a failed copy there is taken for a spawned child with pid 0, an
- * assertion that aborts the process. */
-static gboolean
-spawn_fds_free (int fd,
-                int floor,
-                int n)
-{
-  int held[64];
-  int got = 0;
-
-  n = MIN (n, (int)G_N_ELEMENTS (held));
-  while (got < n && (held[got] = fcntl (fd, F_DUPFD_CLOEXEC, floor)) >= 0)
-    got++;
-  for (int i = 0; i < got; i++)
-    close (held[i]);
-  return got == n;
-}
-
 /* Through the helper: descriptors inherited (the helper closes all but
  * QEMU's) and no child setup (the helper sets the parent-death signal),
  * so GLib spawns with posix_spawn instead of fork. The helper execs the
@@ -644,6 +673,15 @@ spawn_prepare_helper (Run        *run,
   if (n_targets + 1 > Q_SPAWN_HELPER_MAX_KEEP)
     return FALSE;
 
+  /* A program that is not on PATH, or not executable there: GLib's fork
+   * path says why, in its words (Permission denied, or not found). */
+  if (strchr (job->program, '/') != NULL)
+    path = g_strdup (job->program);
+  else
+    path = g_find_program_in_path (job->program);
+  if (path == NULL)
+    return FALSE;
+
   /* On its posix_spawn path GLib 2.74 closes the child's copies of the
    * standard streams' sources after moving them to 0, 1 and 2: a source
    * that is also a target number (or 1, with STDERR_MERGE) is lost. So
@@ -656,7 +694,7 @@ spawn_prepare_helper (Run        *run,
   stdio[2] = fcntl (run->log_fd, F_DUPFD_CLOEXEC, report_target + 1);
   if (stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 ||
       !g_unix_open_pipe (report, FD_CLOEXEC, NULL) ||
-      !spawn_fds_free (run->log_fd, report_target + 1, n_targets + 2))
+      !spawn_fds_free (run->log_fd, report_target + 1, n_targets + 3))
     {
       g_debug ("Too few free descriptors to spawn through the helper: forking");
       for (guint i = 0; i < G_N_ELEMENTS (stdio); i++)
@@ -675,22 +713,16 @@ spawn_prepare_helper (Run        *run,
   job->report_fd = report[0];
   g_subprocess_launcher_take_fd (job->launcher, report[1], report_target);
 
-  if (strchr (job->program, '/') != NULL)
-    path = g_strdup (job->program);
-  else
-    path = g_find_program_in_path (job->program);
-  if (path == NULL)
-    {
-      job->error = spawn_exec_error (job->program, ENOENT);
-      return TRUE;
-    }
-
   report_number = g_strdup_printf ("%d", report_target);
   g_strv_builder_add_many (argv, helper, Q_SPAWN_HELPER_MAGIC, parent, report_number,
                            keep->str, path, NULL);
   g_strv_builder_addv (argv, (const char **)run->argv);
   job->argv = g_strv_builder_end (argv);
   job->helper = g_strdup (helper);
+  /* GLib copies each mapped descriptor (the targets and the report pipe)
+   * above the largest target; one more for good measure. */
+  job->probe_floor = report_target + 1;
+  job->probe_count = n_targets + 2;
   return TRUE;
 }
 

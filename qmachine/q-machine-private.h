@@ -268,6 +268,8 @@ void      machine_fail_waiters        (QMachine      *self,
 
 /* Small helpers shared by the files above. */
 void      q_close_fd                  (int           *fd);
+void      machine_spawn_counts        (guint         *through_helper,
+                                       guint         *by_fork);
 void      q_remove_dir                (const char    *path);
 
 G_END_DECLS

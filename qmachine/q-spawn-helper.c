@@ -78,6 +78,37 @@ sys4 (long number,
   return ret;
 }
 
+/* What a compiler may call even here (clang at -O0 zeroes arrays with
+ * memset). Through volatile pointers, so that these loops are not turned
+ * into calls to themselves. */
+void *memset (void *to, int byte, unsigned long n);
+void *memcpy (void *to, const void *from, unsigned long n);
+
+void *
+memset (void          *to,
+        int            byte,
+        unsigned long  n)
+{
+  volatile unsigned char *p = to;
+
+  while (n-- > 0)
+    *p++ = (unsigned char)byte;
+  return to;
+}
+
+void *
+memcpy (void          *to,
+        const void    *from,
+        unsigned long  n)
+{
+  volatile unsigned char *p = to;
+  const volatile unsigned char *q = from;
+
+  while (n-- > 0)
+    *p++ = *q++;
+  return to;
+}
+
 #else
 
 #include <unistd.h>
@@ -231,7 +262,12 @@ close_by_listing (const long *keep,
 
   if (dir < 0)
     return 0;
-  while ((got = sys3 (SYS_getdents64, dir, (long)buf, sizeof buf)) > 0)
+  if ((got = sys3 (SYS_getdents64, dir, (long)buf, sizeof buf)) < 0)
+    {
+      sys3 (SYS_close, dir, 0, 0);
+      return 0;
+    }
+  for (; got > 0; got = sys3 (SYS_getdents64, dir, (long)buf, sizeof buf))
     {
       for (long at = 0; at < got;)
         {
@@ -344,11 +380,16 @@ run (int    argc,
       argv[5] = argv[6];
     }
 
-  /* Still here: say why, to the library and to the log. */
+  /* Still here: say why to the library, or, if it stopped listening
+   * (its wait is bounded), to the log. SIGPIPE is the default again by
+   * now, and a closed pipe must not kill us silently. */
   {
+    unsigned long ignore[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
     int code = (int)-error;
 
-    sys3 (SYS_write, report, (long)&code, sizeof code);
+    sys4 (SYS_rt_sigaction, SIGPIPE, (long)ignore, 0, SIGSET_BYTES);
+    if (sys3 (SYS_write, report, (long)&code, sizeof code) == sizeof code)
+      sys3 (SYS_exit_group, 127, 0, 0);
   }
   fail ("cannot execute", argv[5]);
   return 127;

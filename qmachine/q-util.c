@@ -214,8 +214,7 @@ q_spawn_helper_path (void)
           if (path == NULL)
             path = spawn_helper_candidate (QMACHINE_LIBEXECDIR);
         }
-      g_debug ("QEMU is spawned %s%s", path ? "through " : "by fork (no spawn helper found)",
-               path ? path : "");
+      g_debug ("Spawn helper: %s", path ? path : "none usable, QEMU will be forked");
       g_once_init_leave (&once, 1);
     }
   return path;

@@ -21,6 +21,7 @@
 
 #include "qmachine.h"
 #include "machine-test-util.h"
+#include "q-machine-private.h"
 #include "q-util-private.h"
 
 static const char *
@@ -374,6 +375,34 @@ test_missing_binary (Fixture *f, gconstpointer data)
   g_assert_false (q_machine_get_exit_code (m, NULL));
 }
 
+/* A binary that is there but cannot be executed: the same error from the
+ * spawn helper as from a fork, and no line of the helper's in the log. */
+static void
+test_not_executable (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->base, "qemu-system-x86_64", NULL);
+  g_autoptr(QMachine) m = q_machine_new (path);
+  const char *output;
+
+  g_assert_true (g_file_set_contents (path, "#!/bin/sh\nexit 0\n", -1, NULL));
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
+  q_machine_set_base_temp_dir (m, f->base);
+  g_assert_false (q_machine_launch (m, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
+  g_assert_nonnull (strstr (error->message, "(Permission denied)"));
+  g_assert_null (strstr (error->message, "qmachine-spawn-helper"));
+  /* QEMU never ran: its output is empty. */
+  output = strstr (error->message, "\tOutput:");
+  g_assert_nonnull (output);
+  output += strlen ("\tOutput:");
+  while (*output == ' ')
+    output++;
+  g_assert_true (*output == '\0' || *output == '\n');
+  g_assert_cmpint (q_machine_get_state (m), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+  g_unlink (path);
+}
+
 static void
 test_hang_before_greeting (Fixture *f, gconstpointer data)
 {
@@ -617,18 +646,30 @@ test_fds_colliding (Fixture *f, gconstpointer data)
   g_autoptr(JsonNode) sets = NULL;
   JsonArray *array;
   int numbers[3];
-  int pid;
+  int gap, pid;
 
+  /* Whatever the library and GLib create once per process exists first,
+   * so that the launch below takes the freed numbers in a known order. */
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+
+  /* A free number below the targets too: the log is opened after the
+   * library's copies of the passed descriptors, which fill the numbers
+   * before it, and lands on a target's. */
+  gap = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (gap, >, 2);
   for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
     {
       numbers[i] = open (passed, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      g_assert_cmpint (numbers[i], >, 2);
+      g_assert_cmpint (numbers[i], >, gap);
     }
   for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
     {
       g_assert_true (q_machine_add_fd (f->machine, numbers[i], i + 1, "passed", NULL, &error));
       g_assert_no_error (error);
     }
+  close (gap);
   for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
     close (numbers[i]);
   q_machine_set_console (f->machine, NULL, 0);
@@ -1196,11 +1237,31 @@ test_spawn_helper (Fixture *f, gconstpointer data)
   const char *env = g_getenv ("QMACHINE_SPAWN_HELPER");
   HelperRun r;
 
-  /* The library uses the helper it was told to, or none. */
+  guint helper_before, fork_before, helper_after, fork_after;
+  g_autoptr(GError) error = NULL;
+
+  /* The library uses the helper it was told to, or none, and a launch
+   * goes that way. */
   if (g_strcmp0 (env, "none") == 0)
     g_assert_null (q_spawn_helper_path ());
   else if (env != NULL)
     g_assert_cmpstr (q_spawn_helper_path (), ==, env);
+  machine_spawn_counts (&helper_before, &fork_before);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+  machine_spawn_counts (&helper_after, &fork_after);
+  if (q_spawn_helper_path () != NULL)
+    {
+      g_assert_cmpuint (helper_after, ==, helper_before + 1);
+      g_assert_cmpuint (fork_after, ==, fork_before);
+    }
+  else
+    {
+      g_assert_cmpuint (helper_after, ==, helper_before);
+      g_assert_cmpuint (fork_after, ==, fork_before + 1);
+    }
 
   {
     const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "21", "/bin/sh", "sh", "-c",
@@ -1213,10 +1274,20 @@ test_spawn_helper (Fixture *f, gconstpointer data)
     helper_run_clear (&r);
   }
   {
+    /* The errno goes to the library, nothing to the log. */
     const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "", "/nonexistent/qemu", "qemu", NULL };
     run_spawn_helper (args, &r);
     g_assert_cmpint (r.status, ==, 127);
     g_assert_cmpint (r.report, ==, ENOENT);
+    g_assert_cmpstr (r.err, ==, "");
+    helper_run_clear (&r);
+  }
+  {
+    /* Nobody to report to (21 is read-only): the log says it. */
+    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "21", "", "/nonexistent/qemu", "qemu", NULL };
+    run_spawn_helper (args, &r);
+    g_assert_cmpint (r.status, ==, 127);
+    g_assert_cmpint (r.report, ==, 0);
     g_assert_nonnull (strstr (r.err, "cannot execute: /nonexistent/qemu"));
     helper_run_clear (&r);
   }
@@ -1297,60 +1368,86 @@ test_child_signals (Fixture *f, gconstpointer data)
   g_assert_cmpint (syscall (SYS_rt_sigaction, 33, saved[1], NULL, _NSIG / 8), ==, 0);
 }
 
-/* A controller short of descriptors: every number from the limit down is
+/* A controller short of descriptors: every number below the limit is
  * taken but a few. A launch works or fails with a GError; it never takes
  * the process down (GLib 2.74's posix_spawn path asserts when it cannot
- * copy a descriptor). Run in a subprocess: the limit is lowered. */
+ * copy a descriptor). First with QEMU's usual descriptors, then with 70
+ * more from add_fd, which widens the range of counts where that copy
+ * fails (GLib copies each of them). Run in a subprocess: the limit is
+ * lowered. */
+static guint
+launch_with_spare (QMachine *machine,
+                   GArray   *fillers,
+                   guint     most,
+                   guint     step)
+{
+  g_autoptr(GError) error = NULL;
+  guint launched = 0;
+
+  for (;;)
+    {
+      int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        break;
+      g_array_append_val (fillers, fd);
+    }
+  for (guint spare = 0; spare <= most; spare += step)
+    {
+      for (guint i = 0; i < step && spare > 0 && fillers->len > 0; i++)
+        {
+          close (g_array_index (fillers, int, fillers->len - 1));
+          g_array_set_size (fillers, fillers->len - 1);
+        }
+      if (q_machine_launch (machine, NULL, &error))
+        {
+          launched++;
+          g_assert_true (q_machine_shutdown (machine, 0, 10000, NULL, &error));
+          g_assert_no_error (error);
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_clear_error (&error);
+          g_assert_cmpint (q_machine_get_state (machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
+        }
+    }
+  for (guint i = 0; i < fillers->len; i++)
+    close (g_array_index (fillers, int, i));
+  g_array_set_size (fillers, 0);
+  return launched;
+}
+
 static void
 test_few_descriptors (Fixture *f, gconstpointer data)
 {
   if (g_test_subprocess ())
     {
-      struct rlimit limit = { 96, 96 };
+      struct rlimit limit = { 400, 400 };
       g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
       g_autoptr(GError) error = NULL;
-      guint launched = 0;
+      int passed[70];
 
       /* Everything the library keeps for the process exists first. */
       g_assert_true (q_machine_launch (f->machine, NULL, &error));
       g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
       g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
 
-      for (;;)
-        {
-          int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-          if (fd < 0)
-            break;
-          g_array_append_val (fillers, fd);
-        }
-      for (guint spare = 0; spare <= 14; spare++)
-        {
-          if (spare > 0)
-            {
-              close (g_array_index (fillers, int, fillers->len - 1));
-              g_array_set_size (fillers, fillers->len - 1);
-            }
-          if (q_machine_launch (f->machine, NULL, &error))
-            {
-              launched++;
-              g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
-              g_assert_no_error (error);
-            }
-          else
-            {
-              g_assert_nonnull (error);
-              g_clear_error (&error);
-              g_assert_cmpint (q_machine_get_state (f->machine), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
-            }
-        }
       /* With 14 spare descriptors a launch works. */
-      g_assert_cmpuint (launched, >, 0);
-      for (guint i = 0; i < fillers->len; i++)
-        close (g_array_index (fillers, int, i));
+      g_assert_cmpuint (launch_with_spare (f->machine, fillers, 14, 1), >, 0);
+
+      for (guint i = 0; i < G_N_ELEMENTS (passed); i++)
+        {
+          passed[i] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+          g_assert_true (q_machine_add_fd (f->machine, passed[i], i + 1, "passed", NULL, &error));
+          g_assert_no_error (error);
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (passed); i++)
+        close (passed[i]);
+      g_assert_cmpuint (launch_with_spare (f->machine, fillers, 180, 4), >, 0);
       return;
     }
 
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_test_trap_assert_passed ();
 }
 
@@ -1369,6 +1466,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/no-qmp", test_no_qmp);
   ADD ("/qmachine/machine/bad-args", test_bad_args);
   ADD ("/qmachine/machine/missing-binary", test_missing_binary);
+  ADD ("/qmachine/machine/not-executable", test_not_executable);
   ADD ("/qmachine/machine/spawn-helper", test_spawn_helper);
   ADD ("/qmachine/machine/child-signals", test_child_signals);
   ADD ("/qmachine/machine/few-descriptors", test_few_descriptors);
