@@ -268,6 +268,33 @@ void      machine_fail_waiters        (QMachine      *self,
 
 /* Small helpers shared by the files above. */
 void      q_close_fd                  (int           *fd);
+/* q-machine-spawn.c */
+/* A spawn handed to the spawner thread and back. It holds the machine
+ * for the few milliseconds of the spawn, as the synchronous spawn it
+ * replaces did. Through the spawn helper, @argv is the helper's command
+ * line and @report_fd the read end of the pipe down which a failed exec
+ * of QEMU says why (q-spawn-helper.c). */
+typedef struct
+{
+  Run                 *run;
+  QMachine            *self;
+  GSubprocessLauncher *launcher;
+  char               **argv;
+  char                *program;     /* for messages: QEMU or the wrapper */
+  char                *helper;      /* spawned through it, or NULL */
+  int                  probe_floor; /* spawn_fds_free's, before the spawn */
+  int                  probe_count;
+  int                  report_fd;
+  GSubprocess         *subprocess;
+  GError              *error;       /* set before the spawn: none is made */
+  GSourceFunc          done;        /* on the worker, with the job */
+} SpawnJob;
+
+
+void      machine_spawn               (Run           *run,
+                                       QMachine      *self,
+                                       GSourceFunc    done);
+void      spawn_job_free              (SpawnJob      *job);
 void      machine_spawn_counts        (guint         *through_helper,
                                        guint         *by_fork);
 void      q_remove_dir                (const char    *path);

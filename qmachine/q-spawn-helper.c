@@ -46,21 +46,7 @@
 
 #ifdef Q_SPAWN_HELPER_NOLIBC
 
-static long
-sys3 (long number,
-      long a,
-      long b,
-      long c)
-{
-  long ret;
-
-  __asm__ volatile ("syscall"
-                    : "=a" (ret)
-                    : "a" (number), "D" (a), "S" (b), "d" (c)
-                    : "rcx", "r11", "memory");
-  return ret;
-}
-
+/* A system call with up to four arguments; a negative errno on failure. */
 static long
 sys4 (long number,
       long a,
@@ -116,17 +102,6 @@ memcpy (void          *to,
 /* The C library's syscall() returns -1 and sets errno; the raw
  * convention (a negative errno) is what the code below expects. */
 static long
-sys3 (long number,
-      long a,
-      long b,
-      long c)
-{
-  long ret = syscall (number, a, b, c);
-
-  return ret == -1 ? -errno : ret;
-}
-
-static long
 sys4 (long number,
       long a,
       long b,
@@ -139,6 +114,15 @@ sys4 (long number,
 }
 
 #endif
+
+static long
+sys3 (long number,
+      long a,
+      long b,
+      long c)
+{
+  return sys4 (number, a, b, c, 0);
+}
 
 static unsigned long
 text_length (const char *s)
