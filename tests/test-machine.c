@@ -1239,6 +1239,27 @@ test_spawn_helper (Fixture *f, gconstpointer data)
 
   guint helper_before, fork_before, helper_after, fork_after;
   g_autoptr(GError) error = NULL;
+  /* How the helper fails: its exit status is 127 each time; the errno
+   * reported, and its line on stderr (NULL: none). */
+  const struct
+  {
+    const char *args[8];
+    int         report;
+    const char *err;
+  } failures[] = {
+    /* The errno goes to the library, nothing to the log. */
+    { { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "", "/nonexistent/qemu", "qemu" }, ENOENT, NULL },
+    /* Nobody to report to (21 is read-only): the log says it. */
+    { { Q_SPAWN_HELPER_MAGIC, "PARENT", "21", "", "/nonexistent/qemu", "qemu" },
+      0, "cannot execute: /nonexistent/qemu" },
+    /* A parent that no process has: as if the controller died first. */
+    { { Q_SPAWN_HELPER_MAGIC, "2147483647", "22", "", "/bin/true", "true" },
+      0, "the controller is gone" },
+    { { "qmachine-spawn-0", "PARENT", "22", "", "/bin/true", "true" },
+      0, "not called the way qmachine calls it" },
+    { { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "21,x", "/bin/true", "true" },
+      0, "bad descriptor list" },
+  };
 
   /* The library uses the helper it was told to, or none, and a launch
    * goes that way. */
@@ -1273,47 +1294,17 @@ test_spawn_helper (Fixture *f, gconstpointer data)
     g_assert_cmpint (r.report, ==, 0);
     helper_run_clear (&r);
   }
-  {
-    /* The errno goes to the library, nothing to the log. */
-    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "", "/nonexistent/qemu", "qemu", NULL };
-    run_spawn_helper (args, &r);
-    g_assert_cmpint (r.status, ==, 127);
-    g_assert_cmpint (r.report, ==, ENOENT);
-    g_assert_cmpstr (r.err, ==, "");
-    helper_run_clear (&r);
-  }
-  {
-    /* Nobody to report to (21 is read-only): the log says it. */
-    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "21", "", "/nonexistent/qemu", "qemu", NULL };
-    run_spawn_helper (args, &r);
-    g_assert_cmpint (r.status, ==, 127);
-    g_assert_cmpint (r.report, ==, 0);
-    g_assert_nonnull (strstr (r.err, "cannot execute: /nonexistent/qemu"));
-    helper_run_clear (&r);
-  }
-  {
-    /* A parent that no process has: as if the controller died first. */
-    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "2147483647", "22", "", "/bin/true", "true", NULL };
-    run_spawn_helper (args, &r);
-    g_assert_cmpint (r.status, ==, 127);
-    g_assert_cmpint (r.report, ==, 0);
-    g_assert_nonnull (strstr (r.err, "the controller is gone"));
-    helper_run_clear (&r);
-  }
-  {
-    const char *args[] = { "qmachine-spawn-0", "PARENT", "22", "", "/bin/true", "true", NULL };
-    run_spawn_helper (args, &r);
-    g_assert_cmpint (r.status, ==, 127);
-    g_assert_nonnull (strstr (r.err, "not called the way qmachine calls it"));
-    helper_run_clear (&r);
-  }
-  {
-    const char *args[] = { Q_SPAWN_HELPER_MAGIC, "PARENT", "22", "21,x", "/bin/true", "true", NULL };
-    run_spawn_helper (args, &r);
-    g_assert_cmpint (r.status, ==, 127);
-    g_assert_nonnull (strstr (r.err, "bad descriptor list"));
-    helper_run_clear (&r);
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (failures); i++)
+    {
+      run_spawn_helper (failures[i].args, &r);
+      g_assert_cmpint (r.status, ==, 127);
+      g_assert_cmpint (r.report, ==, failures[i].report);
+      if (failures[i].err == NULL)
+        g_assert_cmpstr (r.err, ==, "");
+      else
+        g_assert_nonnull (strstr (r.err, failures[i].err));
+      helper_run_clear (&r);
+    }
 }
 
 /* QEMU (here its wrapper) starts with the signal dispositions a program
