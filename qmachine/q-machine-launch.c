@@ -28,6 +28,7 @@
 
 #include "q-enum-types.h"
 #include "q-error.h"
+#include "q-fs-private.h"
 #include "q-machine-private.h"
 #include "q-util-private.h"
 
@@ -548,22 +549,7 @@ machine_ensure_temp_dir_locked (QMachine  *self,
                                 GError   **error)
 {
   if (self->temp_dir == NULL)
-    {
-      /* mkdtemp() replaces the six trailing X of the template. */
-      g_autofree char *xs = g_strnfill (6, 'X');
-      g_autofree char *leaf = g_strconcat ("qmachine-", xs, NULL);
-      g_autofree char *tmpl = g_build_filename (self->base_temp_dir, leaf, NULL);
-
-      if (g_mkdtemp (tmpl) == NULL)
-        {
-          int errsv = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                       "Could not create a temporary directory in %s: %s",
-                       self->base_temp_dir, g_strerror (errsv));
-          return NULL;
-        }
-      self->temp_dir = g_steal_pointer (&tmpl);
-    }
+    self->temp_dir = q_fs_make_temp_dir (self->base_temp_dir, "qmachine", error);
 
   return self->temp_dir;
 }
@@ -611,8 +597,14 @@ machine_build_argv (QMachine *self,
         }
       else
         {
+          /* Checked when the run was prepared; a preview shows what
+           * cannot be passed as it was given. */
+          g_autofree char *quoted = q_qemu_opt_quote_implied (self->console_device_type,
+                                                              "console device type", NULL);
+
           g_ptr_array_add (argv, g_strdup ("-device"));
-          g_ptr_array_add (argv, g_strdup_printf ("%s,chardev=console", self->console_device_type));
+          g_ptr_array_add (argv, g_strdup_printf ("%s,chardev=console",
+                                                  quoted ? quoted : self->console_device_type));
         }
     }
   if (self->agent_set)
@@ -703,7 +695,7 @@ machine_prepare_run (QMachine  *self,
     {
       g_autoptr(GError) local_error = NULL;
 
-      run->log_fd = q_open_anonymous_file (self->base_temp_dir, "log file", &local_error);
+      run->log_fd = q_fs_open_anonymous_file (self->base_temp_dir, "log file", &local_error);
       if (local_error != NULL)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
@@ -722,7 +714,7 @@ machine_prepare_run (QMachine  *self,
         log_dir = self->log_dir;
 
       run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
-      run->log_fd = q_open_private_file (run->log_path, "log file", error);
+      run->log_fd = q_fs_open_private_file (run->log_path, "log file", error);
       if (run->log_fd < 0)
         return NULL;
     }
@@ -770,6 +762,23 @@ machine_prepare_run (QMachine  *self,
 
           if (!q_check_socket_address (self->monitor_address, "monitor socket path", error))
             return NULL;
+          /* QEMU connects to the path without knowing who listens there:
+           * only a directory where nobody else can remove our socket and
+           * bind theirs in its place will do. */
+          if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address) &&
+              g_unix_socket_address_get_address_type (G_UNIX_SOCKET_ADDRESS (self->monitor_address)) !=
+              G_UNIX_SOCKET_ADDRESS_PATH)
+            {
+              /* Anyone can bind an abstract name once ours is gone. */
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "The monitor address must be a unix socket path: abstract and "
+                           "anonymous unix addresses are not supported");
+              return NULL;
+            }
+          if (G_IS_UNIX_SOCKET_ADDRESS (self->monitor_address) &&
+              !q_fs_check_socket_path (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (self->monitor_address)),
+                                       "monitor socket", error))
+            return NULL;
 
           run->listener = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
           if (run->listener == NULL)
@@ -812,12 +821,19 @@ machine_prepare_run (QMachine  *self,
     {
       g_autoptr(GSocket) socket = NULL;
 
+      if (self->console_device_type != NULL)
+        {
+          g_autofree char *quoted = q_qemu_opt_quote_implied (self->console_device_type,
+                                                              "console device type", error);
+          if (quoted == NULL)
+            return NULL;
+        }
       if (!make_socketpair (&run->console_ours, &run->console_theirs, error))
         return NULL;
       run->console_target = pick_target (run->extra_fds, &next_target);
       if (self->console_log != NULL)
         {
-          run->console_log_fd = q_open_private_file (self->console_log, "console log", error);
+          run->console_log_fd = q_fs_open_private_file (self->console_log, "console log", error);
           if (run->console_log_fd < 0)
             return NULL;
         }
@@ -1209,7 +1225,7 @@ q_machine_launch_async (QMachine            *self,
   if (run == NULL)
     {
       /* Nothing ran: undo what was made and report it. */
-      q_remove_dir (self->temp_dir);
+      q_fs_remove_tree (self->temp_dir);
       g_clear_pointer (&self->temp_dir, g_free);
       g_mutex_unlock (&self->mutex);
       g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,

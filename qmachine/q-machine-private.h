@@ -297,6 +297,5 @@ void      machine_spawn               (Run           *run,
 void      spawn_job_free              (SpawnJob      *job);
 void      machine_spawn_counts        (guint         *through_helper,
                                        guint         *by_fork);
-void      q_remove_dir                (const char    *path);
 
 G_END_DECLS

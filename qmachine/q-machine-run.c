@@ -24,6 +24,7 @@
 
 #include "q-enum-types.h"
 #include "q-error.h"
+#include "q-fs-private.h"
 #include "q-machine-private.h"
 #include "q-util-private.h"
 
@@ -38,29 +39,6 @@ q_close_fd (int *fd)
       g_close (*fd, NULL);
       *fd = -1;
     }
-}
-
-/* Removes a temporary directory of ours and everything in it. */
-void
-q_remove_dir (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (path == NULL || !(dir = g_dir_open (path, 0, NULL)))
-    return;
-  while ((name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      /* Recurse into real directories only, never through a symlink. */
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        q_remove_dir (child);
-      else
-        g_unlink (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -115,8 +93,8 @@ remove_live_run_files (void)
       Run *run = l->data;
 
       if (run->unix_path != NULL)
-        g_unlink (run->unix_path);
-      q_remove_dir (run->temp_dir);
+        q_fs_remove_socket (run->unix_path);
+      q_fs_remove_tree (run->temp_dir);
     }
   g_mutex_unlock (&live_lock);
 }
@@ -174,8 +152,8 @@ run_cleanup_files (Run *run)
   for (guint i = 0; run->extra_fds && i < run->extra_fds->len; i++)
     q_close_fd (&g_array_index (run->extra_fds, ExtraFd, i).fd);
   if (run->unix_path != NULL)
-    g_unlink (run->unix_path);
-  q_remove_dir (run->temp_dir);
+    q_fs_remove_socket (run->unix_path);
+  q_fs_remove_tree (run->temp_dir);
 }
 
 void
@@ -457,7 +435,7 @@ run_finish (Run *run)
       paused_changed = self->paused;
       self->paused = FALSE;
       if (self->temp_dir != NULL && run->temp_dir == NULL)
-        q_remove_dir (self->temp_dir);
+        q_fs_remove_tree (self->temp_dir);
       g_clear_pointer (&self->temp_dir, g_free);
       state_changed = machine_set_state_locked (self, Q_MACHINE_STATE_NOT_LAUNCHED);
       g_mutex_unlock (&self->mutex);

@@ -12,6 +12,7 @@
 
 #include "q-enum-types.h"
 #include "q-error.h"
+#include "q-fs-private.h"
 #include "q-machine-private.h"
 #include "q-util-private.h"
 
@@ -205,7 +206,7 @@ q_machine_dispose (GObject *object)
   if (run != NULL)
     q_worker_schedule (run_abandon, run, (GDestroyNotify)run_unref);
 
-  q_remove_dir (self->temp_dir);
+  q_fs_remove_tree (self->temp_dir);
   g_clear_pointer (&self->temp_dir, g_free);
 
   machine_fail_waiters (self, "The machine was disposed");

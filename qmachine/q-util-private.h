@@ -72,15 +72,12 @@ GBytes  *q_json_get_base64     (JsonObject          *object,
                                 const char          *name);
 
 GError *q_qmp_error_from_json (JsonObject          *error_object);
-int      q_open_private_file   (const char          *path,
-                                const char          *what,
-                                GError             **error);
-int      q_open_anonymous_file (const char          *dir,
-                                const char          *what,
-                                GError             **error);
 char    *q_qemu_opt_quote      (const char          *value,
                                 const char          *what,
                                 GError             **error);
+char    *q_qemu_opt_quote_implied (const char        *value,
+                                   const char        *what,
+                                   GError           **error);
 gboolean q_machine_name_is_valid (const char        *name);
 char   *q_shell_join          (const char * const  *argv);
 

@@ -19,82 +19,6 @@
 
 #include "q-util-private.h"
 
-/* Opens (creating if needed) a file that qmachine writes, for writing
- * (and reading back),
- * safely in a directory others may write to: never through a symbolic
- * link, never a file another user owns or one with other names (hard
- * links), and mode 0600. Truncated once checked. */
-int
-q_open_private_file (const char  *path,
-                     const char  *what,
-                     GError     **error)
-{
-  struct stat st;
-  int fd;
-
-  fd = g_open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd < 0)
-    {
-      int errsv = errno;
-
-      if (errsv == ELOOP)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                     "Could not create the %s %s: it is a symbolic link, which qmachine "
-                     "does not follow (remove it, or choose another path)", what, path);
-      else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                     "Could not create the %s %s: %s", what, path, g_strerror (errsv));
-      return -1;
-    }
-
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid () ||
-      st.st_nlink != 1)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "Could not create the %s %s: it exists and is not a plain file of this "
-                   "user's with one name", what, path);
-      close (fd);
-      return -1;
-    }
-
-  if (ftruncate (fd, 0) != 0 || fchmod (fd, 0600) != 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   "Could not prepare the %s %s: %s", what, path, g_strerror (errsv));
-      close (fd);
-      return -1;
-    }
-
-  return fd;
-}
-
-/* Opens an unnamed file in @dir (O_TMPFILE), for reading and writing:
- * nothing to remove afterwards, and nothing another user can reach. Returns
- * -1 with @error set, or -1 with @error unset when @dir's file system has no
- * unnamed files (the caller then falls back to a named file). */
-int
-q_open_anonymous_file (const char  *dir,
-                       const char  *what,
-                       GError     **error)
-{
-  int fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOCTTY, 0600);
-
-  if (fd < 0)
-    {
-      int errsv = errno;
-
-      if (errsv == EOPNOTSUPP || errsv == EISDIR || errsv == EINVAL)
-        return -1;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   "Could not create the %s in %s: %s", what, dir, g_strerror (errsv));
-      return -1;
-    }
-
-  return fd;
-}
-
 /* @value as one value of QEMU's option syntax (`key=VALUE,...`): commas
  * are doubled, the only character the syntax gives a meaning inside a
  * value. Control characters cannot be passed safely and are refused. */
@@ -121,6 +45,24 @@ q_qemu_opt_quote (const char  *value,
     }
 
   return g_string_free (s, FALSE);
+}
+
+/* @value as the first, implied value of an option (`-device TYPE,...`):
+ * quoted as q_qemu_opt_quote() does, and neither empty nor starting with
+ * `{`, which would make QEMU read the whole option as JSON. */
+char *
+q_qemu_opt_quote_implied (const char  *value,
+                          const char  *what,
+                          GError     **error)
+{
+  if (*value == '\0' || *value == '{')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The %s \"%s\" cannot be passed in a QEMU option: it is empty or "
+                   "starts with '{'", what, value);
+      return NULL;
+    }
+  return q_qemu_opt_quote (value, what, error);
 }
 
 /* A machine name names files: one path component, printable. */
