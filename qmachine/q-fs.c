@@ -236,7 +236,17 @@ q_fs_open_dir (const char   *path,
 
       /* Stepping from @st to @child: only safe when nobody else could
        * have put @child there. */
-      if (dir_is_shared (&st) && !(dir_is_sticky_safe (&st) && owner_is_trusted (&child)))
+      if (dir_is_shared (&st) && dir_is_sticky_safe (&st) && !owner_is_trusted (&child))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       "Could not use the %s %s: %s belongs to another user (uid %u), who "
+                       "made it in a directory everyone can write; use a directory of "
+                       "this user's", what, path, walked->str, (guint)child.st_uid);
+          close (child_fd);
+          close (fd);
+          return -1;
+        }
+      if (dir_is_shared (&st) && !dir_is_sticky_safe (&st))
         {
           g_autofree char *dir = g_path_get_dirname (walked->str);
 

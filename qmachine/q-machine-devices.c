@@ -19,6 +19,11 @@
  * @console_index: which serial port; the ones before it get `-serial null`
  *
  * Gives the machine a console on a socketpair. Call before launch.
+ * @device_type is passed to QEMU as one device name (`-device
+ * TYPE,chardev=console`): a comma in it is quoted, so it cannot add
+ * properties; a name that is empty, starts with `{` or holds a control
+ * character makes the launch fail with %G_IO_ERROR_INVALID_ARGUMENT's text
+ * in a %Q_MACHINE_ERROR_LAUNCH_FAILED error.
  *
  * Since: 1.0
  */

@@ -480,7 +480,11 @@ q_machine_class_init (QMachineClass *klass)
    * QMachine:base-temp-dir:
    *
    * Where the machine's temporary directory is created. Defaults to
-   * `g_get_tmp_dir()`.
+   * `g_get_tmp_dir()`. Like every directory qmachine creates files in, it
+   * must be one that no other user can change: no symbolic link in any
+   * component, and no directory on the way writable by another user
+   * unless it is sticky (as `/tmp`) and what qmachine takes from it is
+   * this user's (see [the security page](security.html)).
    *
    * Since: 1.0
    */
@@ -493,7 +497,9 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Where QEMU's log file (`NAME.log`) is written and kept. When %NULL,
    * QEMU's output goes to an unnamed file that vanishes once closed (its
-   * text stays available from [method@QMachine.Machine.get_log]).
+   * text stays available from [method@QMachine.Machine.get_log]). The
+   * directory must exist and pass the checks described for
+   * [property@QMachine.Machine:base-temp-dir].
    *
    * Since: 1.0
    */
@@ -508,7 +514,11 @@ q_machine_class_init (QMachineClass *klass)
    * [class@Gio.UnixSocketAddress] makes qmachine listen on that path (the
    * file is removed at shutdown) and QEMU connect to it; a
    * [class@Gio.InetSocketAddress] does the same over TCP (port 0 picks a
-   * free port).
+   * free port). A unix socket's directory must pass the checks described
+   * for [property@QMachine.Machine:base-temp-dir] (QEMU connects to the
+   * path without knowing who listens there, so nobody else may be able to
+   * replace the socket), and nothing may exist at the path yet. Abstract
+   * unix addresses are refused.
    *
    * Since: 1.0
    */
@@ -585,7 +595,8 @@ q_machine_class_init (QMachineClass *klass)
    * QMachine:console-log:
    *
    * A file that receives everything the console prints (created afresh
-   * at each launch). Setting it turns on draining.
+   * at each launch). Setting it turns on draining. Its directory must pass
+   * the checks described for [property@QMachine.Machine:base-temp-dir].
    *
    * Since: 1.0
    */

@@ -1333,7 +1333,7 @@ test_child_signals (Fixture *f, gconstpointer data)
   g_assert_cmpint (syscall (SYS_rt_sigaction, 33, ignore, saved[1], _NSIG / 8), ==, 0);
 
   g_assert_true (g_file_set_contents (script,
-                                      "grep -E '^Sig(Ign|Blk):' /proc/$$/status >&2\n"
+                                      "grep -E '^Sig(Ign|Blk):' /proc/self/status >&2\n"
                                       "exec \"$@\"\n", -1, NULL));
   g_assert_cmpint (g_chmod (script, 0700), ==, 0);
   q_machine_set_wrapper (f->machine, wrapper);
