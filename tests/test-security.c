@@ -511,6 +511,32 @@ test_temp_dir_swap (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "can be written by other users"));
 }
 
+/* The monitor socket's path is one value of -chardev: a comma in a
+ * directory name is quoted, and QEMU connects to the real path. */
+static void
+test_socket_path_quoted (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = make_dir (f->base, "a,server=on,b", 0700);
+  g_autofree char *path = g_build_filename (dir, "mon.sock", NULL);
+  g_autofree char *expected = NULL;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr(GError) error = NULL;
+  const char * const *args;
+  gboolean found = FALSE;
+
+  q_machine_set_monitor_address (f->machine, address);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_no_error (error);
+  cmd_ok (f->machine, "query-status");
+  expected = g_strdup_printf ("socket,id=mon,path=%s/a,,server=on,,b/mon.sock", f->base);
+  args = q_machine_get_full_args (f->machine);
+  for (guint i = 0; args[i]; i++)
+    found |= g_str_equal (args[i], expected);
+  g_assert_true (found);
+  g_assert_true (q_machine_shutdown (f->machine, 0, 10000, NULL, &error));
+  g_assert_no_error (error);
+}
+
 /* The console's device type is one value of QEMU's -device option: a
  * comma cannot add properties, '{' cannot turn it into JSON, a control
  * character is refused. */
@@ -557,6 +583,7 @@ main (int argc, char **argv)
   ADD ("files/bad-names", test_bad_names);
   ADD ("options/opaque-escaped", test_opaque_escaped);
   ADD ("options/device-type-quoted", test_device_type_quoted);
+  ADD ("options/socket-path-quoted", test_socket_path_quoted);
   ADD ("dirs/socket-shared-dir", test_socket_shared_dir);
   ADD ("dirs/symlinked-parent", test_symlinked_parent);
   ADD ("dirs/other-users-dir", test_other_users_dir);
