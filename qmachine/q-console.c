@@ -631,6 +631,8 @@ q_console_dispose (GObject *object)
   q_box_clear (self->box);
   q_dispatcher_close (self->dispatcher);
 
+  if (q_dispose_on_owner (self, self->dispatcher))
+    return;
   G_OBJECT_CLASS (q_console_parent_class)->dispose (object);
 }
 
@@ -639,6 +641,7 @@ q_console_finalize (GObject *object)
 {
   QConsole *self = (QConsole *)object;
 
+  g_assert (!q_is_internal_thread ());
   g_assert (self->waiters == NULL);
 
   g_queue_clear_full (&self->emissions, (GDestroyNotify)emission_free);
@@ -986,8 +989,9 @@ q_console_read_line_async (QConsole            *self,
 {
   Waiter *w;
 
-  g_return_if_fail (Q_IS_CONSOLE (self));
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_CONSOLE (self), callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   w = g_new0 (Waiter, 1);
   w->kind = WAIT_LINE;
@@ -1044,6 +1048,8 @@ q_console_read_line (QConsole      *self,
   q_sync_call_begin (&call);
   q_console_read_line_async (self, timeout_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_console_read_line_finish (self, result, error);
 }
@@ -1080,9 +1086,10 @@ q_console_wait_for_async (QConsole            *self,
   g_autoptr(GError) error = NULL;
   Waiter *w;
 
-  g_return_if_fail (Q_IS_CONSOLE (self));
-  g_return_if_fail (pattern != NULL && *pattern != '\0');
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_CONSOLE (self), callback, user_data);
+  q_return_async_if_fail (pattern != NULL && *pattern != '\0', callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   w = g_new0 (Waiter, 1);
   w->pattern = g_strdup (pattern);
@@ -1158,6 +1165,8 @@ q_console_wait_for (QConsole            *self,
   q_sync_call_begin (&call);
   q_console_wait_for_async (self, pattern, flags, timeout_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_console_wait_for_finish (self, result, error);
 }
@@ -1183,8 +1192,9 @@ q_console_write_async (QConsole            *self,
 {
   GTask *task;
 
-  g_return_if_fail (Q_IS_CONSOLE (self));
-  g_return_if_fail (data != NULL);
+  q_return_async_if_fail (Q_IS_CONSOLE (self), callback, user_data);
+  q_return_async_if_fail (data != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_console_write_async);
@@ -1243,6 +1253,8 @@ q_console_write (QConsole      *self,
   q_sync_call_begin (&call);
   q_console_write_async (self, data, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_console_write_finish (self, result, error);
 }

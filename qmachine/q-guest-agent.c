@@ -64,6 +64,7 @@ struct _QGuestAgent
   Core      *core;
   QBox      *box;
   GIOStream *stream;
+  gboolean   disposed;        /* dispose can run twice (q_dispose_on_owner) */
 
   int        timeout_msec;    /* atomic */
   gboolean   connected;       /* owner's context */
@@ -147,9 +148,12 @@ q_guest_agent_dispose (GObject *object)
 
   if (self->box != NULL)
     q_box_clear (self->box);
-  if (self->core != NULL)
+  if (self->core != NULL && !self->disposed)
     core_dispose (self->core);
+  self->disposed = TRUE;
 
+  if (q_dispose_on_owner (self, self->core ? self->core->dispatcher : NULL))
+    return;
   G_OBJECT_CLASS (q_guest_agent_parent_class)->dispose (object);
 }
 
@@ -157,6 +161,8 @@ static void
 q_guest_agent_finalize (GObject *object)
 {
   QGuestAgent *self = (QGuestAgent *)object;
+
+  g_assert (!q_is_internal_thread ());
 
   g_clear_pointer (&self->core, core_unref);
   g_clear_pointer (&self->box, q_box_unref);

@@ -138,8 +138,9 @@ q_machine_qmp_async (QMachine            *self,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (command != NULL);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   machine_command (self, command, arguments, NULL, q_machine_qmp_async,
                    cancellable, callback, user_data);
@@ -198,6 +199,8 @@ q_machine_qmp (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_qmp_async (self, command, arguments, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_machine_qmp_finish (self, result, error);
 }
@@ -226,8 +229,9 @@ q_machine_cmd_async (QMachine            *self,
                      GAsyncReadyCallback  callback,
                      gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (command != NULL);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   machine_command (self, command, arguments, NULL, q_machine_cmd_async,
                    cancellable, callback, user_data);
@@ -286,6 +290,8 @@ q_machine_cmd (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_cmd_async (self, command, arguments, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_machine_cmd_finish (self, result, error);
 }
@@ -316,8 +322,10 @@ q_machine_send_fd_async (QMachine            *self,
   g_autoptr(JsonObject) args = json_object_new ();
   g_autoptr(GError) error = NULL;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (fdname != NULL);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (fdname != NULL, callback, user_data);
+  q_return_async_if_fail (fd >= 0, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   if (g_unix_fd_list_append (fds, fd, &error) < 0)
     {
@@ -388,6 +396,8 @@ q_machine_send_fd (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_send_fd_async (self, fdname, fd, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_send_fd_finish (self, result, error);
 }

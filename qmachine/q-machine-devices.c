@@ -184,6 +184,36 @@ q_machine_get_console (QMachine *self)
 }
 
 /**
+ * q_machine_dup_console:
+ * @self: a `QMachine`
+ *
+ * Gets the console of the current or last launch, as
+ * [method@QMachine.Machine.get_console] does, with a reference of the
+ * caller's own: use this from a thread other than the one that launches
+ * the machine, where a relaunch could drop the console that
+ * [method@QMachine.Machine.get_console] returned.
+ *
+ * Returns: (transfer full) (nullable): the console, or %NULL when the
+ *   machine has none or was never launched
+ *
+ * Since: 1.0
+ */
+QConsole *
+q_machine_dup_console (QMachine *self)
+{
+  QConsole *ret = NULL;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  if (self->console != NULL)
+    ret = g_object_ref (self->console);
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
  * q_machine_add_guest_agent:
  * @self: a `QMachine`
  * @port: the device that carries the agent's channel
@@ -233,6 +263,35 @@ q_machine_get_guest_agent (QMachine *self)
 
   g_mutex_lock (&self->mutex);
   ret = self->agent;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_dup_guest_agent:
+ * @self: a `QMachine`
+ *
+ * Gets the guest agent client of the current or last launch, as
+ * [method@QMachine.Machine.get_guest_agent] does, with a reference of the
+ * caller's own (see [method@QMachine.Machine.dup_console] for when that
+ * matters).
+ *
+ * Returns: (transfer full) (nullable): the agent client, or %NULL when the
+ *   machine has no agent channel or was never launched
+ *
+ * Since: 1.0
+ */
+QGuestAgent *
+q_machine_dup_guest_agent (QMachine *self)
+{
+  QGuestAgent *ret = NULL;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  g_mutex_lock (&self->mutex);
+  if (self->agent != NULL)
+    ret = g_object_ref (self->agent);
   g_mutex_unlock (&self->mutex);
 
   return ret;

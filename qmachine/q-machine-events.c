@@ -277,6 +277,20 @@ wait_done_cb (GObject      *object,
   g_free (call);
 }
 
+/* A wait's result is the machine's task, or, when the machine was
+ * disposed before the wait ended, a task of the same source tag with no
+ * source object (see wait_done_cb), which holds the error saying so. */
+static gboolean
+wait_result_is_valid (QMachine     *self,
+                      GAsyncResult *result,
+                      gpointer      source_tag)
+{
+  if (self != NULL && g_task_is_valid (result, self))
+    return TRUE;
+  return g_task_is_valid (result, NULL) &&
+         g_task_get_source_tag (G_TASK (result)) == source_tag;
+}
+
 static void
 events_wait_common (QMachine            *self,
                     const char * const  *names,
@@ -438,8 +452,9 @@ q_machine_event_wait_async (QMachine            *self,
   const char *names[] = { name ? name : "*", NULL };
   g_autoptr(JsonArray) matches = NULL;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   if (match != NULL)
     {
@@ -459,6 +474,10 @@ q_machine_event_wait_async (QMachine            *self,
  *
  * Completes [method@QMachine.Machine.event_wait_async].
  *
+ * If the machine was disposed before the wait ended, the wait fails with
+ * %Q_MACHINE_ERROR_NOT_LAUNCHED, the callback gets no source object, and
+ * @self may be %NULL here.
+ *
  * Returns: (transfer full): the event
  *
  * Since: 1.0
@@ -468,8 +487,8 @@ q_machine_event_wait_finish (QMachine      *self,
                              GAsyncResult  *result,
                              GError       **error)
 {
-  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (self == NULL || Q_IS_MACHINE (self), NULL);
+  g_return_val_if_fail (wait_result_is_valid (self, result, q_machine_event_wait_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -506,8 +525,12 @@ q_machine_event_wait (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_event_wait_async (self, name, match, timeout_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
-  return q_machine_event_wait_finish (self, result, error);
+  /* Not through @self: another thread may have dropped the machine's
+   * last reference, which ends the wait with an error (wait_done_cb). */
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**
@@ -535,9 +558,10 @@ q_machine_events_wait_async (QMachine            *self,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (names != NULL && names[0] != NULL);
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (names != NULL && names[0] != NULL, callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   events_wait_common (self, names, matches, timeout_msec, q_machine_events_wait_async,
                       cancellable, callback, user_data);
@@ -549,7 +573,9 @@ q_machine_events_wait_async (QMachine            *self,
  * @result: the `GAsyncResult`
  * @error: return location for a `GError`
  *
- * Completes [method@QMachine.Machine.events_wait_async].
+ * Completes [method@QMachine.Machine.events_wait_async]. As for
+ * [method@QMachine.Machine.event_wait_finish], @self may be %NULL when the
+ * machine was disposed before the wait ended.
  *
  * Returns: (transfer full): the event
  *
@@ -560,8 +586,8 @@ q_machine_events_wait_finish (QMachine      *self,
                               GAsyncResult  *result,
                               GError       **error)
 {
-  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (self == NULL || Q_IS_MACHINE (self), NULL);
+  g_return_val_if_fail (wait_result_is_valid (self, result, q_machine_events_wait_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -600,8 +626,12 @@ q_machine_events_wait (QMachine            *self,
   q_machine_events_wait_async (self, names, matches, timeout_msec, cancellable,
                                q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
-  return q_machine_events_wait_finish (self, result, error);
+  /* Not through @self: another thread may have dropped the machine's
+   * last reference, which ends the wait with an error (wait_done_cb). */
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

@@ -318,9 +318,9 @@ q_machine_screendump_async (QMachine            *self,
   Screen *s;
   const char *dir;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (head >= -1);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (head >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_screendump_async);
@@ -402,6 +402,8 @@ q_machine_screendump (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_screendump_async (self, device, head, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_machine_screendump_finish (self, result, error);
 }
@@ -539,8 +541,8 @@ q_machine_send_keys_async (QMachine            *self,
   g_auto(GStrv) names = NULL;
   GTask *task;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_send_keys_async);
@@ -615,6 +617,8 @@ q_machine_send_keys (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_send_keys_async (self, combo, hold_time_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_send_keys_finish (self, result, error);
 }
@@ -688,9 +692,9 @@ q_machine_send_text_async (QMachine            *self,
   GSList *commands = NULL;
   GTask *task;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (text != NULL);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (text != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_send_text_async);
@@ -774,6 +778,8 @@ q_machine_send_text (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_send_text_async (self, text, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_send_text_finish (self, result, error);
 }
@@ -853,8 +859,8 @@ q_machine_pointer_move_async (QMachine            *self,
 {
   GTask *task;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_pointer_move_async);
@@ -909,8 +915,8 @@ q_machine_pointer_click_async (QMachine            *self,
   GSList *commands = NULL;
   GTask *task;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_pointer_click_async);
@@ -977,6 +983,8 @@ q_machine_pointer_move (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_pointer_move_async (self, x, y, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_pointer_move_finish (self, result, error);
 }
@@ -1009,6 +1017,8 @@ q_machine_pointer_click (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_pointer_click_async (self, button, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_pointer_click_finish (self, result, error);
 }

@@ -1196,8 +1196,8 @@ q_machine_launch_async (QMachine            *self,
   gboolean paused, paused_changed;
   Run *run;
 
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_machine_launch_async);
@@ -1310,6 +1310,8 @@ q_machine_launch (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_launch_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_launch_finish (self, result, error);
 }

@@ -798,8 +798,9 @@ q_machine_shutdown_async (QMachine              *self,
                           GAsyncReadyCallback    callback,
                           gpointer               user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   shutdown_common (self, flags, timeout_msec, FALSE, q_machine_shutdown_async,
                    cancellable, callback, user_data);
@@ -858,6 +859,8 @@ q_machine_shutdown (QMachine               *self,
   q_sync_call_begin (&call);
   q_machine_shutdown_async (self, flags, timeout_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_shutdown_finish (self, result, error);
 }
@@ -880,7 +883,8 @@ q_machine_kill_async (QMachine            *self,
                       GAsyncReadyCallback  callback,
                       gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   shutdown_common (self, Q_MACHINE_SHUTDOWN_FLAGS_HARD, -1, FALSE, q_machine_kill_async,
                    cancellable, callback, user_data);
@@ -934,6 +938,8 @@ q_machine_kill (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_kill_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_kill_finish (self, result, error);
 }
@@ -960,8 +966,9 @@ q_machine_wait_async (QMachine            *self,
                       GAsyncReadyCallback  callback,
                       gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_MACHINE (self));
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_MACHINE (self), callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   shutdown_common (self, Q_MACHINE_SHUTDOWN_FLAGS_NONE, timeout_msec, TRUE, q_machine_wait_async,
                    cancellable, callback, user_data);
@@ -1018,6 +1025,8 @@ q_machine_wait (QMachine      *self,
   q_sync_call_begin (&call);
   q_machine_wait_async (self, timeout_msec, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_machine_wait_finish (self, result, error);
 }

@@ -211,6 +211,8 @@ q_machine_dispose (GObject *object)
 
   machine_fail_waiters (self, "The machine was disposed");
 
+  if (q_dispose_on_owner (self, self->dispatcher))
+    return;
   G_OBJECT_CLASS (q_machine_parent_class)->dispose (object);
 }
 
@@ -218,6 +220,9 @@ static void
 q_machine_finalize (GObject *object)
 {
   QMachine *self = (QMachine *)object;
+
+  /* Application code (weak notifies, destroy notifies) ran just before. */
+  g_assert (!q_is_internal_thread ());
 
   g_clear_pointer (&self->binary, g_free);
   g_clear_pointer (&self->args, g_ptr_array_unref);

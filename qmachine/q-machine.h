@@ -176,6 +176,8 @@ void                 q_machine_set_console_buffer_size (QMachine         *self,
 QMACHINE_AVAILABLE_IN_ALL
 QConsole            *q_machine_get_console        (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
+QConsole            *q_machine_dup_console        (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_screendump_async   (QMachine              *self,
                                                    const char            *device,
                                                    int                    head,
@@ -262,6 +264,8 @@ void                 q_machine_add_guest_agent    (QMachine              *self,
                                                    QGuestAgentPort        port);
 QMACHINE_AVAILABLE_IN_ALL
 QGuestAgent         *q_machine_get_guest_agent    (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+QGuestAgent         *q_machine_dup_guest_agent    (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_monitor_null   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL

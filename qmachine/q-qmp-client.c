@@ -64,6 +64,7 @@ struct _QQmpClient
   Core      *core;      /* set in constructed, never NULL afterwards */
   QBox      *box;
   GIOStream *stream;
+  gboolean   disposed;  /* dispose can run twice (q_dispose_on_owner) */
 };
 
 G_DEFINE_FINAL_TYPE (QQmpClient, q_qmp_client, G_TYPE_OBJECT)
@@ -128,9 +129,12 @@ q_qmp_client_dispose (GObject *object)
 
   if (self->box != NULL)
     q_box_clear (self->box);
-  if (self->core != NULL)
+  if (self->core != NULL && !self->disposed)
     core_dispose (self->core);
+  self->disposed = TRUE;
 
+  if (q_dispose_on_owner (self, self->core ? self->core->dispatcher : NULL))
+    return;
   G_OBJECT_CLASS (q_qmp_client_parent_class)->dispose (object);
 }
 
@@ -138,6 +142,8 @@ static void
 q_qmp_client_finalize (GObject *object)
 {
   QQmpClient *self = (QQmpClient *)object;
+
+  g_assert (!q_is_internal_thread ());
 
   g_clear_pointer (&self->core, core_unref);
   g_clear_pointer (&self->box, q_box_unref);
@@ -572,8 +578,8 @@ q_qmp_client_negotiate_async (QQmpClient          *self,
   Request *cr;
   Request *r;
 
-  g_return_if_fail (Q_IS_QMP_CLIENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_QMP_CLIENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_qmp_client_negotiate_async);
@@ -640,6 +646,8 @@ q_qmp_client_negotiate (QQmpClient          *self,
   q_sync_call_begin (&call);
   q_qmp_client_negotiate_async (self, flags, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_qmp_client_negotiate_finish (self, result, error);
 }
@@ -683,10 +691,10 @@ q_qmp_client_execute_async (QQmpClient          *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_QMP_CLIENT (self));
-  g_return_if_fail (command != NULL);
-  g_return_if_fail (!fds || G_IS_UNIX_FD_LIST (fds));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_QMP_CLIENT (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!fds || G_IS_UNIX_FD_LIST (fds), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
                       fds, -1, FALSE, FALSE, q_qmp_client_execute_async,
@@ -755,6 +763,8 @@ q_qmp_client_execute (QQmpClient        *self,
   q_qmp_client_execute_async (self, command, arguments, flags, fds, cancellable,
                               q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_qmp_client_execute_finish (self, result, error);
 }
@@ -786,10 +796,10 @@ q_qmp_client_execute_raw_async (QQmpClient          *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_QMP_CLIENT (self));
-  g_return_if_fail (command != NULL);
-  g_return_if_fail (!fds || G_IS_UNIX_FD_LIST (fds));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_QMP_CLIENT (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!fds || G_IS_UNIX_FD_LIST (fds), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
                       fds, -1, TRUE, FALSE,
@@ -856,6 +866,8 @@ q_qmp_client_execute_raw (QQmpClient        *self,
   q_qmp_client_execute_raw_async (self, command, arguments, flags, fds, cancellable,
                                   q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_qmp_client_execute_raw_finish (self, result, error);
 }
@@ -883,8 +895,8 @@ q_qmp_client_close_async (QQmpClient          *self,
   g_autoptr(GTask) task = NULL;
   Request *r;
 
-  g_return_if_fail (Q_IS_QMP_CLIENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_QMP_CLIENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_qmp_client_close_async);
@@ -945,6 +957,8 @@ q_qmp_client_close (QQmpClient    *self,
   q_sync_call_begin (&call);
   q_qmp_client_close_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_qmp_client_close_finish (self, result, error);
 }
@@ -1050,8 +1064,9 @@ q_qmp_client_execute_full_async (QQmpClient          *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_QMP_CLIENT (self));
-  g_return_if_fail (command != NULL);
+  q_return_async_if_fail (Q_IS_QMP_CLIENT (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   core_execute_async (self->core, self, command, arguments, (flags & Q_QMP_EXECUTE_FLAGS_OOB) != 0,
                       fds, timeout_msec, raw, FALSE,

@@ -13,6 +13,8 @@ G_BEGIN_DECLS
 
 GMainContext *q_worker_get_context     (void);
 gboolean      q_worker_is_current      (void);
+/* Whether this is the worker or the spawner thread. */
+gboolean      q_is_internal_thread     (void);
 void          q_worker_schedule        (GSourceFunc     func,
                                         gpointer        data,
                                         GDestroyNotify  notify);
@@ -40,13 +42,33 @@ typedef struct
 {
   GMainContext *context;
   GAsyncResult *result;
+  gboolean      bailed;    /* the _async function refused its arguments */
 } QSyncCall;
 
 void          q_sync_call_begin        (QSyncCall      *call);
 void          q_sync_call_done         (GObject        *object,
                                         GAsyncResult   *result,
                                         gpointer        user_data);
+/* The result, or NULL at once when the _async function bailed out on a
+ * precondition (q_return_async_if_fail): the wrapper then returns its
+ * failure value, the critical already given. */
 GAsyncResult *q_sync_call_end          (QSyncCall      *call);
+void          q_sync_call_bail         (GAsyncReadyCallback callback,
+                                        gpointer        user_data);
+
+/* The precondition check of every _async function: the critical of
+ * g_return_if_fail(), and a blocking wrapper waiting for @callback is
+ * released at once instead of waiting for a callback that will never
+ * come. So a wrapper and its _async share one check. */
+#define q_return_async_if_fail(expr, callback, user_data)                 \
+  G_STMT_START {                                                          \
+    if (G_LIKELY (expr)) { } else                                         \
+      {                                                                   \
+        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, #expr);        \
+        q_sync_call_bail ((callback), (user_data));                       \
+        return;                                                           \
+      }                                                                   \
+  } G_STMT_END
 
 /* QBox: how records on the worker (a Run, a QMP core, a console's
  * emissions) reach their public object. A refcounted pointer to the
@@ -81,6 +103,18 @@ QDispatcher  *q_dispatcher_new         (GMainContext   *context,
 void          q_dispatcher_wakeup      (QDispatcher    *dispatcher);
 void          q_dispatcher_close       (QDispatcher    *dispatcher);
 void          q_dispatcher_unref       (QDispatcher    *dispatcher);
+
+/* The end of a public object's dispose, instead of chaining up, when it
+ * returns TRUE: the last reference went on one of qmachine's own threads
+ * (a worker-side q_box_dup() held it), and GObject would go on to run the
+ * application's weak notifies, handlers' destroy notifies and finalize
+ * there. The object takes a new reference, which @dispatcher's context
+ * drops: dispose then runs again there and chains up. So everything
+ * dispose itself does (killing QEMU, failing waits) happens at once, and
+ * the application's code runs in the owner's context. Dispose must be
+ * idempotent. */
+gboolean      q_dispose_on_owner       (gpointer        object,
+                                        QDispatcher    *dispatcher);
 
 /* Test hooks: fault injection that tests turn on with the environment
  * variable QMACHINE_TEST_FAULTS (comma-separated names); read once. */

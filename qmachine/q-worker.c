@@ -18,6 +18,7 @@
 
 static GMainContext *worker_context;
 static GThread *worker_thread;
+static GThread *spawner_thread;   /* set once, before anything runs on it */
 
 static gpointer
 q_worker_main (gpointer data)
@@ -51,6 +52,138 @@ q_worker_is_current (void)
 {
   q_worker_get_context ();
   return g_thread_self () == worker_thread;
+}
+
+gboolean
+q_is_internal_thread (void)
+{
+  GThread *self = g_thread_self ();
+
+  return self == worker_thread || (spawner_thread != NULL && self == spawner_thread);
+}
+
+static GMainContext *dispatcher_context (QDispatcher *dispatcher);
+
+typedef struct
+{
+  guint         id;
+  GObject      *object;   /* the reference taken in dispose */
+  GMainContext *owner;
+  GSource      *source;   /* in the owner's context, once handed over */
+} Handoff;
+
+/* Handoffs waiting for their owner: whichever comes first takes one, the
+ * idle source in the owner's context or a blocking call made on a thread
+ * whose thread-default context is the owner's (a script that never
+ * iterates its context still makes blocking calls). */
+static GMutex handoff_lock;
+static GList *handoffs;
+static guint next_handoff_id;
+
+static void
+handoff_release (Handoff *h)
+{
+  if (h->source != NULL)
+    {
+      g_source_destroy (h->source);
+      g_source_unref (h->source);
+    }
+  g_object_unref (h->object);
+  g_main_context_unref (h->owner);
+  g_free (h);
+}
+
+static gboolean
+unref_in_owner_cb (gpointer data)
+{
+  guint id = GPOINTER_TO_UINT (data);
+  Handoff *taken = NULL;
+
+  g_mutex_lock (&handoff_lock);
+  for (GList *l = handoffs; l; l = l->next)
+    if (((Handoff *)l->data)->id == id)
+      {
+        taken = l->data;
+        handoffs = g_list_delete_link (handoffs, l);
+        break;
+      }
+  g_mutex_unlock (&handoff_lock);
+
+  if (taken != NULL)
+    {
+      g_clear_pointer (&taken->source, g_source_unref);   /* being dispatched */
+      handoff_release (taken);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Back on the internal thread, after the g_object_unref() that called
+ * dispose has returned: only now may the owner drop the reference, or it
+ * could drop it first and leave the last one to that unref after all. */
+static gboolean
+handoff_cb (gpointer data)
+{
+  Handoff *h = data;
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, unref_in_owner_cb, GUINT_TO_POINTER (h->id), NULL);
+  g_source_set_static_name (source, "[qmachine] last reference");
+  g_mutex_lock (&handoff_lock);
+  h->source = g_source_ref (source);
+  handoffs = g_list_prepend (handoffs, h);
+  g_mutex_unlock (&handoff_lock);
+  g_source_attach (source, h->owner);
+  g_source_unref (source);
+  return G_SOURCE_REMOVE;
+}
+
+/* Drops the references handed to @context's thread (the caller's). */
+static void
+handoffs_run_for (GMainContext *context)
+{
+  GList *mine = NULL;
+
+  g_mutex_lock (&handoff_lock);
+  for (GList *l = handoffs; l; )
+    {
+      GList *next = l->next;
+
+      if (((Handoff *)l->data)->owner == context)
+        {
+          handoffs = g_list_remove_link (handoffs, l);
+          mine = g_list_concat (l, mine);
+        }
+      l = next;
+    }
+  g_mutex_unlock (&handoff_lock);
+
+  g_list_free_full (mine, (GDestroyNotify)handoff_release);
+}
+
+gboolean
+q_dispose_on_owner (gpointer     object,
+                    QDispatcher *dispatcher)
+{
+  Handoff *h;
+
+  if (!q_is_internal_thread ())
+    return FALSE;
+
+  /* A new reference before GObject checks the count again: it stops, and
+   * the owner's context drops the last one (dispose runs again there). */
+  g_debug ("%s %p: last reference dropped on qmachine's thread, handed to its owner's context",
+           G_OBJECT_TYPE_NAME (object), object);
+  h = g_new0 (Handoff, 1);
+  h->id = g_atomic_int_add (&next_handoff_id, 1);
+  h->object = g_object_ref (object);
+  h->owner = g_main_context_ref (dispatcher ? dispatcher_context (dispatcher)
+                                            : g_main_context_default ());
+  if (q_worker_is_current ())
+    q_worker_schedule (handoff_cb, h, NULL);
+  else
+    q_spawner_schedule (handoff_cb, h, NULL);
+  return TRUE;
 }
 
 void
@@ -90,7 +223,7 @@ q_spawner_get_context (void)
   if (g_once_init_enter (&initialized))
     {
       spawner_context = g_main_context_new ();
-      g_thread_unref (g_thread_new ("qmachine-spawn", q_worker_main, spawner_context));
+      spawner_thread = g_thread_new ("qmachine-spawn", q_worker_main, spawner_context);
       g_once_init_leave (&initialized, 1);
     }
 
@@ -134,13 +267,28 @@ static GPrivate sync_context = G_PRIVATE_INIT ((GDestroyNotify)g_main_context_un
 void
 q_sync_call_begin (QSyncCall *call)
 {
+  GMainContext *caller = g_main_context_get_thread_default ();
+
+  /* Objects this thread owns that went while it did not iterate its
+   * context (see q_dispose_on_owner). */
+  handoffs_run_for (caller ? caller : g_main_context_default ());
+
   call->context = g_private_get (&sync_context);
   if (call->context != NULL)
     g_private_set (&sync_context, NULL);
   else
     call->context = g_main_context_new ();
   call->result = NULL;
+  call->bailed = FALSE;
   g_main_context_push_thread_default (call->context);
+}
+
+void
+q_sync_call_bail (GAsyncReadyCallback callback,
+                  gpointer            user_data)
+{
+  if (callback == q_sync_call_done)
+    ((QSyncCall *)user_data)->bailed = TRUE;
 }
 
 void
@@ -156,7 +304,7 @@ q_sync_call_done (GObject      *object,
 GAsyncResult *
 q_sync_call_end (QSyncCall *call)
 {
-  while (call->result == NULL)
+  while (call->result == NULL && !call->bailed)
     g_main_context_iteration (call->context, TRUE);
 
   g_main_context_pop_thread_default (call->context);
@@ -240,6 +388,12 @@ struct _QDispatcher
   GSource         *source;      /* attached and not yet dispatched */
   gboolean         closed;
 };
+
+static GMainContext *
+dispatcher_context (QDispatcher *dispatcher)
+{
+  return dispatcher->context;   /* set at creation */
+}
 
 static QDispatcher *
 q_dispatcher_ref (QDispatcher *d)

@@ -259,6 +259,17 @@ count_reached (gpointer data)
   return g_atomic_int_get (c->count) >= c->want;
 }
 
+/* As a script goes on: its next blocking call drops what qmachine's
+ * threads handed back to it (a last reference they happened to hold). */
+static gboolean
+count_reached_after_blocking_call (gpointer data)
+{
+  g_autoptr(QMachine) probe = q_machine_new (test_qemu_binary ());
+
+  (void) q_machine_wait (probe, 0, NULL, NULL);
+  return count_reached (data);
+}
+
 /* Defect 5: a program that only makes blocking calls never iterates its
  * main context; notifications queued there held every machine forever.
  * Run in a subprocess so that no other test iterates the context. */
@@ -280,7 +291,7 @@ test_blocking_only_subprocess (void)
         {
           Count w = { &finalized, (int)warmup };
 
-          g_assert_true (wait_until (tick_context, count_reached, &w, 10000));
+          g_assert_true (wait_until (tick_context, count_reached_after_blocking_call, &w, 10000));
           fds = count_fds ();
           threads = count_threads ();
           rss = rss_kib ();
@@ -295,11 +306,12 @@ test_blocking_only_subprocess (void)
       g_object_unref (m);
     }
 
-  /* Nothing iterates the default context. The last references may be
-   * dropped on the worker a moment after the call returned. */
+  /* Nothing iterates the default context. A last reference that the
+   * worker happened to hold comes back to this thread, whose next
+   * blocking call drops it: never on the worker. */
   {
     Count c = { &finalized, (int)(warmup + cycles) };
-    wait_until (tick_context, count_reached, &c, 10000);
+    wait_until (tick_context, count_reached_after_blocking_call, &c, 10000);
   }
 
   g_test_message ("finalized %d of %u machines; fds %u -> %u, threads %u -> %u, "
