@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "q-error.h"
 #include "q-qmp-core-private.h"
 #include "q-util-private.h"
 
@@ -144,9 +145,12 @@ core_agent_write_one (Core *core)
   return core_write_now (core, p->bytes);
 }
 
+/* @number_error: json-glib read a number of @message as another value
+ * (the framer's QQmpJsonInfo), or NULL. */
 void
-core_agent_handle_message (Core       *core,
-                           JsonObject *message)
+core_agent_handle_message (Core         *core,
+                           JsonObject   *message,
+                           const GError *number_error)
 {
   Pending *p = g_queue_peek_head (&core->sent);
   JsonNode *ret;
@@ -182,7 +186,7 @@ core_agent_handle_message (Core       *core,
   if (p->sync)
     {
       ret = json_object_get_member (message, "return");
-      if (ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
+      if (number_error == NULL && ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
           json_node_get_value_type (ret) == G_TYPE_INT64 &&
           json_node_get_int (ret) == p->sync_value)
         {
@@ -208,6 +212,17 @@ core_agent_handle_message (Core       *core,
     /* An error, or a success it was not supposed to send: either way the
      * guest's state is in doubt. */
     core->agent_synced = FALSE;
+  if (number_error != NULL)
+    {
+      /* The reply is in step but a number of it read as another value:
+       * its command fails, the channel stays. */
+      if (p->task != NULL)
+        take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                    "The guest agent's reply to %s cannot be read: %s",
+                                    p->command, number_error->message);
+      core_finish_sent (core, p, NULL);
+      return;
+    }
   core_finish_sent (core, p, message);
 }
 

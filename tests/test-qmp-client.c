@@ -2068,6 +2068,7 @@ typedef struct
 
 static void
 event_hook (JsonObject *event,
+            gsize       cost,
             gpointer    user_data)
 {
   Hooks *h = user_data;
