@@ -25,7 +25,8 @@ typedef struct
   GError   *number_error;   /* owned: the first number json-glib cannot hold
                              * exactly (an integer outside gint64, a magnitude
                              * beyond a double), or NULL */
-  gboolean  number_in_id;   /* that number is inside the top-level "id" member */
+  gboolean  number_in_id;   /* such a number (not only the first) is inside the
+                             * top-level "id" member */
 } QQmpJsonInfo;
 
 void      q_qmp_json_info_clear (QQmpJsonInfo *info);

@@ -183,7 +183,8 @@ check_number (Scan    *s,
   gsize len = s->i - start;
   const char *why = NULL;
 
-  if (s->info == NULL || s->info->number_error != NULL)
+  /* After the first, only one in the id still matters. */
+  if (s->info == NULL || (s->info->number_error != NULL && !s->in_id))
     return;
 
   if (integer)
@@ -216,15 +217,18 @@ check_number (Scan    *s,
         why = "too large for a double";
     }
 
-  if (why != NULL)
+  if (why == NULL)
+    return;
+  if (s->info->number_error == NULL)
     {
       g_autofree char *shown = number_text (p, len);
 
       s->info->number_error =
         g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                      "the number %s at byte %" G_GSIZE_FORMAT " is %s", shown, start, why);
-      s->info->number_in_id = s->in_id;
     }
+  if (s->in_id)
+    s->info->number_in_id = TRUE;
 }
 
 static gboolean

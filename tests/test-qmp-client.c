@@ -1892,6 +1892,8 @@ test_unreadable_number (Fixture       *f,
   start_execute (f, "query-status", NULL, NULL, &result);
   cmd2 = fake_peer_read_command (f->peer);
   fake_peer_writef (f->peer, "{\"return\": {\"marker\": \"wrong\"}, \"id\": %s}\r\n", literal);
+  /* Not only the first such number decides whether the id is readable. */
+  fake_peer_writef (f->peer, "{\"return\": {\"marker\": %s}, \"id\": %s}\r\n", literal, literal);
   fake_peer_write (f->peer, "{\"return\": {\"marker\": \"right\"}}\r\n", -1);
   ret = finish_execute (f, &result, &error);
   g_assert_no_error (error);
@@ -1900,6 +1902,38 @@ test_unreadable_number (Fixture       *f,
   fixture_settle (f);
   g_assert_false (q_qmp_client_is_closed (f->client));
   g_assert_cmpuint (f->closed_count, ==, 0);
+}
+
+/* json-glib reads minus a hundred digits as 1: a reply whose id is such a
+ * number must not be taken for the out-of-band command 1's, even when
+ * another unreadable number comes first in it. */
+static void
+test_unreadable_id_oob (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_OOB);
+  q_qmp_client_execute_async (f->client, "x-oob", NULL, Q_QMP_EXECUTE_FLAGS_OOB, NULL, NULL,
+                              test_store_result_cb, &result);
+  cmd = fake_peer_read_command (f->peer);
+  g_assert_cmpint (json_object_get_int_member (cmd, "id"), ==, 1);
+
+  fake_peer_writef (f->peer, "{\"return\": {\"n\": 1e400}, \"id\": %s}\r\n",
+                    number_digits_100_neg);
+  fake_peer_writef (f->peer, "{\"return\": {\"marker\": \"wrong\"}, \"id\": %s}\r\n",
+                    number_digits_100_neg);
+  fixture_settle (f);
+  g_assert_null (result);
+
+  fake_peer_write (f->peer, "{\"return\": {\"marker\": \"right\"}, \"id\": 1}\r\n", -1);
+  TEST_WAIT (f->context, result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  assert_marker (ret, "right");
 }
 
 /* The edges of what json-glib holds read exactly. */
@@ -2884,6 +2918,7 @@ main (int   argc,
       }
   }
   ADD ("numbers/boundaries", test_number_boundaries, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("numbers/unreadable-id-oob", test_unreadable_id_oob, FIXTURE_PRIVATE_CONTEXT);
   ADD ("protocol/node-limit/default", test_node_limit, FIXTURE_PRIVATE_CONTEXT);
   ADD ("protocol/node-limit/property", test_node_limit_property, FIXTURE_PRIVATE_CONTEXT);
 
