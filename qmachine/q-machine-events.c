@@ -200,6 +200,8 @@ machine_event_hook (JsonObject *event,
   g_autoptr(QMachine) self = NULL;
   Waiter *taken = NULL;
   guint dropped = 0;
+  guint limit = 0;
+  guint64 bytes = 0;
 
   /* Set before the run was scheduled; the run holds it. */
   if (run->agent != NULL)
@@ -239,13 +241,14 @@ machine_event_hook (JsonObject *event,
         }
       g_queue_push_tail (&self->events, qe);
       self->queued_event_bytes += cost;
+      limit = self->event_queue_limit;
+      bytes = self->event_queue_bytes;
     }
   g_mutex_unlock (&self->mutex);
 
   if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0))
     g_warning ("QMachine %s: event queue full (limit %u events, %" G_GUINT64_FORMAT
-               " bytes): %u oldest events dropped so far",
-               self->name, self->event_queue_limit, self->event_queue_bytes, dropped);
+               " bytes): %u oldest events dropped so far", self->name, limit, bytes, dropped);
 
   if (taken != NULL)
     {

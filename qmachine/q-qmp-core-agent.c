@@ -160,13 +160,21 @@ core_agent_handle_message (Core         *core,
       /* A line that was not a message (the framer logged why). One too
        * big to be anything but the reply in flight fails that command:
        * the reply will not come again. */
-      if (core->framer.dropped_oversize && p != NULL && !p->sync)
+      if ((core->framer.dropped_oversize || core->framer.dropped_too_many) &&
+          p != NULL && !p->sync)
         {
-          if (p->task != NULL)
+          if (p->task == NULL)
+            ;
+          else if (core->framer.dropped_oversize)
             take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                                         "The guest agent's reply to %s is larger than %"
                                         G_GUINT64_FORMAT " MiB", p->command,
                                         core->framer.max_size / (1024 * 1024));
+          else
+            take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                        "The guest agent's reply to %s holds more than %"
+                                        G_GSIZE_FORMAT " JSON values", p->command,
+                                        core->framer.max_nodes);
           core_agent_abandon (core, p);
           core_write_next (core);
           return;

@@ -49,6 +49,7 @@ typedef struct
   gboolean    skip_to_delimiter;  /* drop everything up to the next 0xFF */
   gboolean    discarding;         /* inside a line over max_size: drop to its end */
   gboolean    dropped_oversize;   /* the line just reported as NULL was too long */
+  gboolean    dropped_too_many;   /* … or held more than max_nodes values */
 } QQmpFramer;
 
 /* Called for each message, in order; return FALSE to stop (the consumer

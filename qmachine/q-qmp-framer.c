@@ -27,6 +27,7 @@ q_qmp_framer_init (QQmpFramer *framer,
   framer->skip_to_delimiter = FALSE;
   framer->discarding = FALSE;
   framer->dropped_oversize = FALSE;
+  framer->dropped_too_many = FALSE;
 }
 
 void
@@ -445,7 +446,10 @@ q_qmp_json_check (const guint8  *data,
       return TRUE;
     }
   if (info != NULL)
-    q_qmp_json_info_clear (info);
+    {
+      q_qmp_json_info_clear (info);
+      info->nodes = s.nodes;   /* past max_nodes when that was the violation */
+    }
   if (s.too_many_nodes)
     g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                  "QMP message with more than %" G_GSIZE_FORMAT " JSON values (the limit "
@@ -520,7 +524,10 @@ framer_parse_line (QQmpFramer      *framer,
 
   if (!q_qmp_json_check ((const guint8 *)line, len, Q_QMP_FRAMER_MAX_DEPTH, framer->max_nodes,
                          &info, error))
-    return FALSE;
+    {
+      framer->dropped_too_many = info.nodes > framer->max_nodes;
+      return FALSE;
+    }
 
   /* A number json-glib cannot hold does not stop the parse: the message's
    * structure is sound and its size checked, and the consumer needs its
@@ -666,6 +673,7 @@ framer_agent_segment (QQmpFramer     *framer,
                 {
                   g_debug ("Guest agent: line dropped: %s", error->message);
                   stop = !func (NULL, NULL, user_data);
+                  framer->dropped_too_many = FALSE;
                 }
               g_byte_array_set_size (framer->inbuf, 0);
               if (stop)
