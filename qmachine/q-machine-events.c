@@ -158,16 +158,50 @@ machine_notice_agent (Run        *run,
     }
 }
 
+void
+queued_event_free (QueuedEvent *qe)
+{
+  json_object_unref (qe->event);
+  g_free (qe);
+}
+
+/* Under the machine mutex (or in finalize). */
+void
+machine_clear_events_locked (QMachine *self)
+{
+  g_queue_clear_full (&self->events, (GDestroyNotify)queued_event_free);
+  g_queue_init (&self->events);
+  self->queued_event_bytes = 0;
+}
+
+/* Under the machine mutex: takes @link out of the queue, and returns its
+ * event. */
+static JsonObject *
+machine_take_event_locked (QMachine *self,
+                           GList    *link)
+{
+  QueuedEvent *qe = link->data;
+  JsonObject *event = g_steal_pointer (&qe->event);
+
+  self->queued_event_bytes -= qe->cost;
+  g_queue_delete_link (&self->events, link);
+  g_free (qe);
+  return event;
+}
+
 /* Worker thread, from the QMP client's event hook, in arrival order. The
  * hook's data is a reference to the run. */
 void
 machine_event_hook (JsonObject *event,
+                    gsize       cost,
                     gpointer    user_data)
 {
   Run *run = user_data;
   g_autoptr(QMachine) self = NULL;
   Waiter *taken = NULL;
   guint dropped = 0;
+  guint limit = 0;
+  guint64 bytes = 0;
 
   /* Set before the run was scheduled; the run holds it. */
   if (run->agent != NULL)
@@ -193,18 +227,28 @@ machine_event_hook (JsonObject *event,
     }
   if (taken == NULL)
     {
-      g_queue_push_tail (&self->events, json_object_ref (event));
-      while (g_queue_get_length (&self->events) > MAX (self->event_queue_limit, 1))
+      QueuedEvent *qe = g_new0 (QueuedEvent, 1);
+
+      qe->event = json_object_ref (event);
+      qe->cost = cost;
+      /* The oldest go while over either bound; the newest stays. */
+      while (self->events.length > 0 &&
+             (self->events.length >= MAX (self->event_queue_limit, 1) ||
+              self->queued_event_bytes + cost > self->event_queue_bytes))
         {
-          json_object_unref (g_queue_pop_head (&self->events));
+          json_object_unref (machine_take_event_locked (self, self->events.head));
           dropped = ++self->dropped_events;
         }
+      g_queue_push_tail (&self->events, qe);
+      self->queued_event_bytes += cost;
+      limit = self->event_queue_limit;
+      bytes = self->event_queue_bytes;
     }
   g_mutex_unlock (&self->mutex);
 
   if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0))
-    g_warning ("QMachine %s: event queue full (limit %u): %u oldest events dropped so far",
-               self->name, self->event_queue_limit, dropped);
+    g_warning ("QMachine %s: event queue full (limit %u events, %" G_GUINT64_FORMAT
+               " bytes): %u oldest events dropped so far", self->name, limit, bytes, dropped);
 
   if (taken != NULL)
     {
@@ -329,10 +373,9 @@ events_wait_common (QMachine            *self,
   g_mutex_lock (&self->mutex);
   for (GList *l = self->events.head; l; l = l->next)
     {
-      if (waiter_matches (w, l->data))
+      if (waiter_matches (w, ((QueuedEvent *)l->data)->event))
         {
-          found = l->data;
-          g_queue_delete_link (&self->events, l);
+          found = machine_take_event_locked (self, l);
           break;
         }
     }
@@ -381,7 +424,7 @@ q_machine_get_event (QMachine *self)
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
   g_mutex_lock (&self->mutex);
-  ret = g_queue_pop_head (&self->events);
+  ret = self->events.head ? machine_take_event_locked (self, self->events.head) : NULL;
   g_mutex_unlock (&self->mutex);
 
   return ret;
@@ -401,14 +444,13 @@ GPtrArray *
 q_machine_get_events (QMachine *self)
 {
   GPtrArray *ret;
-  JsonObject *event;
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
   ret = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   g_mutex_lock (&self->mutex);
-  while ((event = g_queue_pop_head (&self->events)))
-    g_ptr_array_add (ret, event);
+  while (self->events.head != NULL)
+    g_ptr_array_add (ret, machine_take_event_locked (self, self->events.head));
   g_mutex_unlock (&self->mutex);
 
   return ret;

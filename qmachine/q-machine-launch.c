@@ -133,6 +133,7 @@ run_start_qmp (Run     *run,
    * signal handler holds the machine's box. */
   q_qmp_client_set_owner_context (client, self->owner_context);
   q_qmp_client_set_max_queued_events (client, self->event_queue_limit);
+  q_qmp_client_set_max_queued_event_bytes (client, self->event_queue_bytes);
   {
     g_autofree char *name = NULL;
 
@@ -1242,7 +1243,7 @@ q_machine_launch_async (QMachine            *self,
   machine_set_full_args_locked (self, g_strdupv (run->argv));
   self->have_exit_code = FALSE;
   g_clear_pointer (&self->iolog, g_free);
-  g_queue_clear_full (&self->events, (GDestroyNotify)json_object_unref);
+  machine_clear_events_locked (self);
   self->quit_issued = FALSE;
   /* QEMU starts with stopped CPUs when told -S; no command asks. */
   paused = FALSE;

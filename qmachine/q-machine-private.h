@@ -141,6 +141,7 @@ struct _QMachine
   guint            console_index;
   GArray          *extra_fds;        /* ExtraFd, our dups */
   guint            event_queue_limit;
+  guint64          event_queue_bytes;
   gboolean         drain_console;
   char            *console_log;
   guint            console_buffer_size;
@@ -163,7 +164,8 @@ struct _QMachine
   int              pid;
   gboolean         quit_issued;
   gboolean         paused;           /* the guest's CPUs are stopped (STOP/RESUME) */
-  GQueue           events;           /* JsonObject, oldest first */
+  GQueue           events;           /* QueuedEvent, oldest first */
+  guint64          queued_event_bytes; /* their costs */
   guint            dropped_events;
   guint            dropped_signals;  /* ::event emissions lost by past runs' clients */
   GList           *waiters;          /* Waiter, in registration order */
@@ -184,6 +186,7 @@ enum {
   PROP_QMP_TIMEOUT,
   PROP_MACHINE_TYPE,
   PROP_EVENT_QUEUE_LIMIT,
+  PROP_EVENT_QUEUE_BYTES,
   PROP_DRAIN_CONSOLE,
   PROP_CONSOLE_LOG,
   PROP_CONSOLE_BUFFER_SIZE,
@@ -257,7 +260,19 @@ const char *machine_ensure_temp_dir_locked (QMachine  *self,
                                             GError   **error);
 
 /* q-machine-events.c */
+
+/* An event in the machine's queue, with what it counts for against
+ * event-queue-bytes (QQmpEventHook's cost). */
+typedef struct
+{
+  JsonObject *event;
+  gsize       cost;
+} QueuedEvent;
+
+void      queued_event_free           (QueuedEvent   *qe);
+void      machine_clear_events_locked (QMachine      *self);
 void      machine_event_hook          (JsonObject    *event,
+                                       gsize          cost,
                                        gpointer       user_data);
 void      machine_qmp_event_cb        (QQmpClient    *client,
                                        const char    *name,

@@ -246,7 +246,7 @@ q_machine_finalize (GObject *object)
   g_clear_pointer (&self->pending_exits, g_array_unref);
   g_clear_pointer (&self->dispatcher, q_dispatcher_unref);
   g_clear_pointer (&self->iolog, g_free);
-  g_queue_clear_full (&self->events, (GDestroyNotify)json_object_unref);
+  machine_clear_events_locked (self);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
   g_clear_pointer (&self->box, q_box_unref);
   g_mutex_clear (&self->mutex);
@@ -306,6 +306,10 @@ q_machine_get_property (GObject    *object,
 
     case PROP_EVENT_QUEUE_LIMIT:
       g_value_set_uint (value, self->event_queue_limit);
+      break;
+
+    case PROP_EVENT_QUEUE_BYTES:
+      g_value_set_uint64 (value, q_machine_get_event_queue_bytes (self));
       break;
 
     case PROP_DRAIN_CONSOLE:
@@ -405,6 +409,10 @@ q_machine_set_property (GObject      *object,
 
     case PROP_EVENT_QUEUE_LIMIT:
       q_machine_set_event_queue_limit (self, g_value_get_uint (value));
+      break;
+
+    case PROP_EVENT_QUEUE_BYTES:
+      q_machine_set_event_queue_bytes (self, g_value_get_uint64 (value));
       break;
 
     case PROP_DRAIN_CONSOLE:
@@ -583,6 +591,27 @@ q_machine_class_init (QMachineClass *klass)
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   /**
+   * QMachine:event-queue-bytes:
+   *
+   * How much memory, in bytes, the queued events may hold, besides their
+   * number ([property@QMachine.Machine:event-queue-limit]). An event
+   * counts for its message's size as received plus 192 bytes for each
+   * JSON value in it, about what json-glib's tree of it costs. When an
+   * event would go over, the oldest are dropped, counted in
+   * [method@QMachine.Machine.get_dropped_events] and logged, as for the
+   * limit; the newest event is always kept. It also bounds the
+   * [signal@QMachine.Machine::event] emissions waiting for an owner's
+   * context that is not dispatched
+   * ([property@QMachine.QmpClient:max-queued-event-bytes]).
+   *
+   * Since: 1.0
+   */
+  properties [PROP_EVENT_QUEUE_BYTES] =
+    g_param_spec_uint64 ("event-queue-bytes", NULL, NULL, 1, G_MAXUINT64,
+                         Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
    * QMachine:drain-console:
    *
    * Whether the console is read continuously into a bounded buffer from
@@ -746,6 +775,7 @@ q_machine_init (QMachine *self)
   self->qmp_enabled = TRUE;
   self->qmp_timeout = Q_MACHINE_DEFAULT_QMP_TIMEOUT;
   self->event_queue_limit = Q_MACHINE_DEFAULT_EVENT_QUEUE_LIMIT;
+  self->event_queue_bytes = Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES;
   self->console_buffer_size = Q_CONSOLE_DEFAULT_BUFFER_SIZE;
   self->extra_fds = g_array_new (FALSE, TRUE, sizeof (ExtraFd));
 }
@@ -1261,6 +1291,64 @@ q_machine_set_event_queue_limit (QMachine *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_LIMIT]);
 }
 
+/**
+ * q_machine_get_event_queue_bytes:
+ * @self: a `QMachine`
+ *
+ * Gets [property@QMachine.Machine:event-queue-bytes].
+ *
+ * Returns: how many bytes the queued events may hold
+ *
+ * Since: 1.0
+ */
+guint64
+q_machine_get_event_queue_bytes (QMachine *self)
+{
+  guint64 ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), 0);
+
+  g_mutex_lock (&self->mutex);
+  ret = self->event_queue_bytes;
+  g_mutex_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_set_event_queue_bytes:
+ * @self: a `QMachine`
+ * @bytes: how many bytes the queued events may hold (at least 1)
+ *
+ * Sets [property@QMachine.Machine:event-queue-bytes]. It applies to the
+ * next event; what is queued stays until then.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_event_queue_bytes (QMachine *self,
+                                 guint64   bytes)
+{
+  g_autoptr(QQmpClient) client = NULL;
+  gboolean changed;
+
+  g_return_if_fail (Q_IS_MACHINE (self));
+  g_return_if_fail (bytes > 0);
+
+  g_mutex_lock (&self->mutex);
+  changed = self->event_queue_bytes != bytes;
+  self->event_queue_bytes = bytes;
+  if (self->qmp_client != NULL)
+    client = g_object_ref (self->qmp_client);
+  g_mutex_unlock (&self->mutex);
+
+  /* The signals waiting for this context have the same bound. */
+  if (client != NULL)
+    q_qmp_client_set_max_queued_event_bytes (client, bytes);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_BYTES]);
+}
+
 /* ------------------------------------------------------------------------ */
 /* State                                                                    */
 
@@ -1482,10 +1570,13 @@ q_machine_dup_qmp_client (QMachine *self)
  * @self: a `QMachine`
  *
  * Gets how many events were lost since the machine was created: dropped
- * from the full event queue, plus those whose
+ * from the full event queue (over
+ * [property@QMachine.Machine:event-queue-limit] or
+ * [property@QMachine.Machine:event-queue-bytes]), plus those whose
  * [signal@QMachine.Machine::event] emission was dropped because the
- * owner's main context did not dispatch them while more than
- * [property@QMachine.Machine:event-queue-limit] waited.
+ * owner's main context did not dispatch them while more than those
+ * waited, plus those that held a number json-glib cannot hold exactly
+ * (see [class@QMachine.QmpClient]).
  *
  * Returns: the number of dropped events
  *

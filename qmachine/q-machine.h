@@ -76,6 +76,15 @@ typedef enum /*< flags >*/
  */
 #define Q_MACHINE_DEFAULT_EVENT_QUEUE_LIMIT 1024
 
+/**
+ * Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES:
+ *
+ * The default of [property@QMachine.Machine:event-queue-bytes]: 16 MiB.
+ *
+ * Since: 1.0
+ */
+#define Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES (16 * 1024 * 1024)
+
 #define Q_TYPE_MACHINE (q_machine_get_type ())
 
 QMACHINE_AVAILABLE_IN_ALL
@@ -154,6 +163,11 @@ guint                q_machine_get_event_queue_limit (QMachine           *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_set_event_queue_limit (QMachine           *self,
                                                       guint               limit);
+QMACHINE_AVAILABLE_IN_ALL
+guint64              q_machine_get_event_queue_bytes (QMachine           *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_event_queue_bytes (QMachine           *self,
+                                                      guint64             bytes);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_set_console        (QMachine              *self,
                                                    const char            *device_type,

@@ -12,8 +12,11 @@
 G_BEGIN_DECLS
 
 /* Called on the worker thread, in arrival order, before the `event`
- * signal is marshalled to the owner's context. @event is borrowed. */
+ * signal is marshalled to the owner's context. @event is borrowed; @cost
+ * is what it counts for against a byte budget (its size as received plus
+ * EVENT_NODE_COST per JSON value). */
 typedef void (*QQmpEventHook)  (JsonObject   *event,
+                                gsize         cost,
                                 gpointer      user_data);
 /* Called on the worker thread once the connection is closed; @error is
  * NULL for a close we asked for. */

@@ -38,13 +38,26 @@
  * The client accepts strict JSON (RFC 8259) only, as QEMU writes it: no
  * comments, no single-quoted strings, no text after the message, valid
  * UTF-8. A message longer than
- * [property@QMachine.QmpClient:max-message-size] bytes, nested deeper than
- * 128 levels, or not strict JSON is a protocol error: the client
- * closes with `Q_MACHINE_ERROR_PROTOCOL` rather than buffering without
- * bound or recursing without bound. At most
- * [property@QMachine.QmpClient:max-queued-events] events wait for the
- * owner's main context to dispatch them; older ones are then dropped,
- * counted by [method@QMachine.QmpClient.get_dropped_events].
+ * [property@QMachine.QmpClient:max-message-size] bytes, holding more than
+ * [property@QMachine.QmpClient:max-message-nodes] JSON values, nested
+ * deeper than 128 levels, or not strict JSON is a protocol error: the
+ * client closes with `Q_MACHINE_ERROR_PROTOCOL` rather than buffering,
+ * allocating or recursing without bound. At most
+ * [property@QMachine.QmpClient:max-queued-events] events, and
+ * [property@QMachine.QmpClient:max-queued-event-bytes] bytes of them, wait
+ * for the owner's main context to dispatch them; older ones are then
+ * dropped, counted by [method@QMachine.QmpClient.get_dropped_events].
+ *
+ * ## Numbers
+ *
+ * json-glib holds an integer as a `gint64` and any other number as a
+ * `double`. An integer outside the signed 64-bit range (QEMU writes
+ * `uint64` values as they are) or a number whose magnitude a double
+ * cannot hold (`1e400`) is never handed on as another value: a reply
+ * holding one fails its command with `Q_MACHINE_ERROR_PROTOCOL` and a
+ * message naming the number, an event holding one is dropped (and
+ * counted), and the connection stays up. A number with a fraction or an
+ * exponent is read as the nearest double.
  *
  * ## Errors
  *
@@ -74,6 +87,8 @@ enum {
   PROP_STREAM,
   PROP_MAX_MESSAGE_SIZE,
   PROP_MAX_QUEUED_EVENTS,
+  PROP_MAX_QUEUED_EVENT_BYTES,
+  PROP_MAX_MESSAGE_NODES,
   N_PROPS
 };
 
@@ -174,6 +189,14 @@ q_qmp_client_get_property (GObject    *object,
       g_value_set_uint (value, q_qmp_client_get_max_queued_events (self));
       break;
 
+    case PROP_MAX_QUEUED_EVENT_BYTES:
+      g_value_set_uint64 (value, q_qmp_client_get_max_queued_event_bytes (self));
+      break;
+
+    case PROP_MAX_MESSAGE_NODES:
+      g_value_set_uint (value, q_qmp_client_get_max_message_nodes (self));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -199,6 +222,14 @@ q_qmp_client_set_property (GObject      *object,
 
     case PROP_MAX_QUEUED_EVENTS:
       q_qmp_client_set_max_queued_events (self, g_value_get_uint (value));
+      break;
+
+    case PROP_MAX_QUEUED_EVENT_BYTES:
+      q_qmp_client_set_max_queued_event_bytes (self, g_value_get_uint64 (value));
+      break;
+
+    case PROP_MAX_MESSAGE_NODES:
+      q_qmp_client_set_max_message_nodes (self, g_value_get_uint (value));
       break;
 
     default:
@@ -261,6 +292,48 @@ q_qmp_client_class_init (QQmpClientClass *klass)
   properties [PROP_MAX_QUEUED_EVENTS] =
     g_param_spec_uint ("max-queued-events", NULL, NULL,
                        1, G_MAXUINT, MAX_QUEUED_EMISSIONS,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QQmpClient:max-queued-event-bytes:
+   *
+   * How much memory the events waiting for the owner's main context may
+   * hold, in bytes, besides their number
+   * ([property@QMachine.QmpClient:max-queued-events]). An event counts
+   * for its message's size as received plus 192 bytes for each JSON value
+   * in it: about what json-glib's tree of it costs, so that a message
+   * dense in values (`[{},{},…]`, a hundred times its size once parsed)
+   * cannot hold more than its share. When an event would go over the
+   * budget, the oldest waiting events are dropped and counted by
+   * [method@QMachine.QmpClient.get_dropped_events]; the newest event is
+   * always kept. A [class@QMachine.Machine] sets it to its
+   * [property@QMachine.Machine:event-queue-bytes].
+   *
+   * Since: 1.0
+   */
+  properties [PROP_MAX_QUEUED_EVENT_BYTES] =
+    g_param_spec_uint64 ("max-queued-event-bytes", NULL, NULL,
+                         1, G_MAXUINT64, Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QQmpClient:max-message-nodes:
+   *
+   * The most JSON values (objects, arrays, strings, numbers, literals) one
+   * message from the peer may hold. The strict checker counts them before
+   * json-glib parses anything, and a message with more is a protocol
+   * error: the client closes with `Q_MACHINE_ERROR_PROTOCOL`, as for a
+   * message over [property@QMachine.QmpClient:max-message-size]. json-glib
+   * needs 80 to 300 bytes for each value, so this bounds the memory one
+   * message costs (a 10 MiB `[0,0,…]` has five million values and would
+   * need 400 MB). The default is 16 times the largest reply of QEMU 7.2,
+   * `query-qmp-schema`.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_MAX_MESSAGE_NODES] =
+    g_param_spec_uint ("max-message-nodes", NULL, NULL,
+                       1, G_MAXUINT, Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES,
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -515,12 +588,122 @@ q_qmp_client_set_max_queued_events (QQmpClient *self,
 }
 
 /**
+ * q_qmp_client_get_max_queued_event_bytes:
+ * @self: a `QQmpClient`
+ *
+ * Gets [property@QMachine.QmpClient:max-queued-event-bytes].
+ *
+ * Returns: how many bytes the waiting events may hold
+ *
+ * Since: 1.0
+ */
+guint64
+q_qmp_client_get_max_queued_event_bytes (QQmpClient *self)
+{
+  guint64 ret;
+
+  g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
+
+  g_mutex_lock (&self->core->mutex);
+  ret = self->core->max_queued_event_bytes;
+  g_mutex_unlock (&self->core->mutex);
+
+  return ret;
+}
+
+/**
+ * q_qmp_client_set_max_queued_event_bytes:
+ * @self: a `QQmpClient`
+ * @max_queued_event_bytes: how many bytes the waiting events may hold (at
+ *   least 1)
+ *
+ * Sets [property@QMachine.QmpClient:max-queued-event-bytes]. It applies
+ * to the next event.
+ *
+ * Since: 1.0
+ */
+void
+q_qmp_client_set_max_queued_event_bytes (QQmpClient *self,
+                                         guint64     max_queued_event_bytes)
+{
+  gboolean changed;
+
+  g_return_if_fail (Q_IS_QMP_CLIENT (self));
+  g_return_if_fail (max_queued_event_bytes > 0);
+
+  g_mutex_lock (&self->core->mutex);
+  changed = self->core->max_queued_event_bytes != max_queued_event_bytes;
+  self->core->max_queued_event_bytes = max_queued_event_bytes;
+  g_mutex_unlock (&self->core->mutex);
+
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_QUEUED_EVENT_BYTES]);
+}
+
+/**
+ * q_qmp_client_get_max_message_nodes:
+ * @self: a `QQmpClient`
+ *
+ * Gets [property@QMachine.QmpClient:max-message-nodes].
+ *
+ * Returns: the most JSON values one message may hold
+ *
+ * Since: 1.0
+ */
+guint
+q_qmp_client_get_max_message_nodes (QQmpClient *self)
+{
+  guint ret;
+
+  g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
+
+  g_mutex_lock (&self->core->mutex);
+  ret = self->core->max_message_nodes;
+  g_mutex_unlock (&self->core->mutex);
+
+  return ret;
+}
+
+/**
+ * q_qmp_client_set_max_message_nodes:
+ * @self: a `QQmpClient`
+ * @max_message_nodes: the most JSON values one message may hold (at
+ *   least 1)
+ *
+ * Sets [property@QMachine.QmpClient:max-message-nodes]. It applies to the
+ * next bytes read.
+ *
+ * Since: 1.0
+ */
+void
+q_qmp_client_set_max_message_nodes (QQmpClient *self,
+                                    guint       max_message_nodes)
+{
+  gboolean changed;
+
+  g_return_if_fail (Q_IS_QMP_CLIENT (self));
+  g_return_if_fail (max_message_nodes > 0);
+
+  g_mutex_lock (&self->core->mutex);
+  changed = self->core->max_message_nodes != max_message_nodes;
+  self->core->max_message_nodes = max_message_nodes;
+  g_mutex_unlock (&self->core->mutex);
+
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_MESSAGE_NODES]);
+}
+
+/**
  * q_qmp_client_get_dropped_events:
  * @self: a `QQmpClient`
  *
- * Gets how many [signal@QMachine.QmpClient::event] emissions were dropped
- * because more than [property@QMachine.QmpClient:max-queued-events] waited
- * for the owner's main context.
+ * Gets how many events were not emitted as
+ * [signal@QMachine.QmpClient::event]: dropped because more than
+ * [property@QMachine.QmpClient:max-queued-events] (or
+ * [property@QMachine.QmpClient:max-queued-event-bytes]) waited for the
+ * owner's main context, or because they held a number json-glib cannot
+ * hold exactly (an integer outside the signed 64-bit range, a magnitude
+ * beyond a double).
  *
  * Returns: the number of events not emitted
  *

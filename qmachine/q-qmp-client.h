@@ -29,6 +29,27 @@ G_BEGIN_DECLS
 #define Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE (10 * 1024 * 1024)
 
 /**
+ * Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES:
+ *
+ * The default of [property@QMachine.QmpClient:max-message-nodes]: 262144
+ * JSON values, 16 times the largest reply of QEMU 7.2
+ * (`query-qmp-schema`, 15742 values).
+ *
+ * Since: 1.0
+ */
+#define Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES 262144
+
+/**
+ * Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES:
+ *
+ * The default of [property@QMachine.QmpClient:max-queued-event-bytes]:
+ * 16 MiB.
+ *
+ * Since: 1.0
+ */
+#define Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES (16 * 1024 * 1024)
+
+/**
  * QQmpNegotiateFlags:
  * @Q_QMP_NEGOTIATE_FLAGS_NONE: no optional capability
  * @Q_QMP_NEGOTIATE_FLAGS_OOB: enable out-of-band execution (fails with
@@ -75,6 +96,16 @@ guint       q_qmp_client_get_max_queued_events (QQmpClient           *self);
 QMACHINE_AVAILABLE_IN_ALL
 void        q_qmp_client_set_max_queued_events (QQmpClient           *self,
                                                 guint                 max_queued_events);
+QMACHINE_AVAILABLE_IN_ALL
+guint64     q_qmp_client_get_max_queued_event_bytes (QQmpClient      *self);
+QMACHINE_AVAILABLE_IN_ALL
+void        q_qmp_client_set_max_queued_event_bytes (QQmpClient      *self,
+                                                     guint64          max_queued_event_bytes);
+QMACHINE_AVAILABLE_IN_ALL
+guint       q_qmp_client_get_max_message_nodes (QQmpClient           *self);
+QMACHINE_AVAILABLE_IN_ALL
+void        q_qmp_client_set_max_message_nodes (QQmpClient           *self,
+                                                guint                 max_message_nodes);
 QMACHINE_AVAILABLE_IN_ALL
 guint       q_qmp_client_get_dropped_events    (QQmpClient           *self);
 QMACHINE_AVAILABLE_IN_ALL

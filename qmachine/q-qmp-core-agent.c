@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "q-error.h"
 #include "q-qmp-core-private.h"
 #include "q-util-private.h"
 
@@ -144,9 +145,12 @@ core_agent_write_one (Core *core)
   return core_write_now (core, p->bytes);
 }
 
+/* @number_error: json-glib read a number of @message as another value
+ * (the framer's QQmpJsonInfo), or NULL. */
 void
-core_agent_handle_message (Core       *core,
-                           JsonObject *message)
+core_agent_handle_message (Core         *core,
+                           JsonObject   *message,
+                           const GError *number_error)
 {
   Pending *p = g_queue_peek_head (&core->sent);
   JsonNode *ret;
@@ -156,13 +160,21 @@ core_agent_handle_message (Core       *core,
       /* A line that was not a message (the framer logged why). One too
        * big to be anything but the reply in flight fails that command:
        * the reply will not come again. */
-      if (core->framer.dropped_oversize && p != NULL && !p->sync)
+      if ((core->framer.dropped_oversize || core->framer.dropped_too_many) &&
+          p != NULL && !p->sync)
         {
-          if (p->task != NULL)
+          if (p->task == NULL)
+            ;
+          else if (core->framer.dropped_oversize)
             take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                                         "The guest agent's reply to %s is larger than %"
                                         G_GUINT64_FORMAT " MiB", p->command,
                                         core->framer.max_size / (1024 * 1024));
+          else
+            take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                        "The guest agent's reply to %s holds more than %"
+                                        G_GSIZE_FORMAT " JSON values", p->command,
+                                        core->framer.max_nodes);
           core_agent_abandon (core, p);
           core_write_next (core);
           return;
@@ -182,7 +194,7 @@ core_agent_handle_message (Core       *core,
   if (p->sync)
     {
       ret = json_object_get_member (message, "return");
-      if (ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
+      if (number_error == NULL && ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
           json_node_get_value_type (ret) == G_TYPE_INT64 &&
           json_node_get_int (ret) == p->sync_value)
         {
@@ -208,6 +220,17 @@ core_agent_handle_message (Core       *core,
     /* An error, or a success it was not supposed to send: either way the
      * guest's state is in doubt. */
     core->agent_synced = FALSE;
+  if (number_error != NULL)
+    {
+      /* The reply is in step but a number of it read as another value:
+       * its command fails, the channel stays. */
+      if (p->task != NULL)
+        take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                    "The guest agent's reply to %s cannot be read: %s",
+                                    p->command, number_error->message);
+      core_finish_sent (core, p, NULL);
+      return;
+    }
   core_finish_sent (core, p, message);
 }
 

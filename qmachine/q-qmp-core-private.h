@@ -27,6 +27,12 @@ G_BEGIN_DECLS
 #define READ_CHUNK 65536
 #define Q_AGENT_MAX_MESSAGE_SIZE (48 * 1024 * 1024)
 #define MAX_INBAND_IN_FLIGHT_OOB 7   /* QEMU stops reading at 8 queued: OOB must get through */
+/* What a queued event is charged against the byte budgets
+ * (max-queued-event-bytes, a machine's event-queue-bytes) for each JSON
+ * value it holds, besides its bytes as received: about what json-glib's
+ * tree costs per value (docs/security.md). Without it a message dense in
+ * values ([{},{},…]) would hold a hundred times its size. */
+#define EVENT_NODE_COST 192
 
 typedef struct
 {
@@ -64,6 +70,7 @@ typedef struct
   JsonObject *object;
   GError     *error;
   gboolean    up;            /* EMIT_AGENT_STATE */
+  gsize       cost;          /* EMIT_EVENT: charged against max_queued_event_bytes */
 } Emission;
 
 /* What the machine tells a guest agent's core (worker thread). */
@@ -143,10 +150,13 @@ struct _Core
   gboolean         closed;
   GError          *closed_error;
   guint64          max_message_size;
+  guint            max_message_nodes;
   GQueue           emissions;
   guint            queued_events;
+  guint64          queued_event_bytes;  /* the events' costs (Emission.cost) */
   guint            max_queued_events;
-  guint            dropped_events;
+  guint64          max_queued_event_bytes;
+  guint            dropped_events;      /* queue overflow and unreadable events */
 };
 
 /* A request posted from any thread to the worker. */
@@ -225,7 +235,8 @@ GBytes   *serialize_command        (const char   *command,
 /* The guest agent's dialect (q-qmp-core-agent.c), worker thread. */
 gboolean  core_agent_write_one     (Core         *core);
 void      core_agent_handle_message (Core        *core,
-                                     JsonObject  *message);
+                                     JsonObject  *message,
+                                     const GError *number_error);
 void      core_agent_abandon       (Core         *core,
                                     Pending      *p);
 

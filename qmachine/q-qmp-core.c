@@ -233,8 +233,10 @@ core_new (GIOStream     *stream,
   core->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)pending_free);
   core->max_message_size = Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_SIZE;
+  core->max_message_nodes = Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES;
   core->max_queued_events = MAX_QUEUED_EMISSIONS;
-  q_qmp_framer_init (&core->framer, core->max_message_size);
+  core->max_queued_event_bytes = Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES;
+  q_qmp_framer_init (&core->framer, core->max_message_size, core->max_message_nodes);
   if (agent)
     {
       /* No greeting, no capabilities: commands go at once, each behind a
@@ -309,6 +311,7 @@ core_dispose (Core *core)
   g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
   g_queue_init (&core->emissions);
   core->queued_events = 0;
+  core->queued_event_bytes = 0;
   g_mutex_unlock (&core->mutex);
 
   q_worker_schedule (core_do_fail, r, (GDestroyNotify)request_free);
@@ -325,13 +328,15 @@ core_take_emissions (Core   *core,
   *out = core->emissions;
   g_queue_init (&core->emissions);
   core->queued_events = 0;
+  core->queued_event_bytes = 0;
   *dropped = core->dropped_events;
   g_mutex_unlock (&core->mutex);
 }
 
-/* Any thread. Queues a signal for the owner's context. Events beyond
- * max_queued_events drop the oldest queued event (counted), never the
- * closed notification. */
+/* Any thread. Queues a signal for the owner's context. An event beyond
+ * max_queued_events, or over max_queued_event_bytes, drops the oldest
+ * queued events (counted), never the closed notification; the newest
+ * event is always kept. */
 void
 core_queue_emission (Core     *core,
                      Emission *e)
@@ -341,24 +346,31 @@ core_queue_emission (Core     *core,
   g_mutex_lock (&core->mutex);
   if (e->kind == EMIT_EVENT)
     {
-      if (core->queued_events >= MAX (core->max_queued_events, 1))
+      GList *l = core->emissions.head;
+
+      while (core->queued_events > 0 &&
+             (core->queued_events >= MAX (core->max_queued_events, 1) ||
+              core->queued_event_bytes + e->cost > core->max_queued_event_bytes))
         {
-          for (GList *l = core->emissions.head; l; l = l->next)
-            {
-              Emission *old = l->data;
-              if (old->kind == EMIT_EVENT)
-                {
-                  g_queue_delete_link (&core->emissions, l);
-                  emission_free (old);
-                  core->queued_events--;
-                  if (core->dropped_events++ == 0)
-                    g_debug ("QMP client: the owner's main context is not dispatching events; "
-                               "more than %u wait, dropping the oldest", core->max_queued_events);
-                  break;
-                }
-            }
+          Emission *old;
+          GList *next;
+
+          while (((Emission *)l->data)->kind != EMIT_EVENT)
+            l = l->next;
+          old = l->data;
+          next = l->next;
+          g_queue_delete_link (&core->emissions, l);
+          l = next;
+          core->queued_events--;
+          core->queued_event_bytes -= old->cost;
+          emission_free (old);
+          if (core->dropped_events++ == 0)
+            g_debug ("QMP client: the owner's main context is not dispatching events; "
+                     "more than %u (or %" G_GUINT64_FORMAT " bytes of them) wait, dropping "
+                     "the oldest", core->max_queued_events, core->max_queued_event_bytes);
         }
       core->queued_events++;
+      core->queued_event_bytes += e->cost;
     }
   g_queue_push_tail (&core->emissions, e);
   dispatcher = core->dispatcher;
@@ -459,11 +471,19 @@ core_oldest_inband (Core *core)
 }
 
 static void
-core_handle_return (Core       *core,
-                    JsonObject *message)
+core_handle_return (Core               *core,
+                    JsonObject         *message,
+                    const QQmpJsonInfo *info)
 {
   JsonNode *id_node = json_object_get_member (message, "id");
   Pending *p;
+
+  if (info->number_error != NULL && info->number_in_id)
+    {
+      /* Its id read as another number: it could go to the wrong command. */
+      g_debug ("QMP: reply with an unreadable id dropped: %s", info->number_error->message);
+      return;
+    }
 
   if (id_node != NULL)
     p = core_lookup_sent_oob (core, id_node);
@@ -479,18 +499,33 @@ core_handle_return (Core       *core,
       return;
     }
 
+  if (info->number_error != NULL)
+    {
+      /* json-glib read a number of it as another value: the command fails
+       * rather than return what QEMU did not say; the connection, in step,
+       * stays up (QEMU writes uint64 values above G_MAXINT64 as they are,
+       * in qom-get replies for one). */
+      if (p->task != NULL)
+        take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                                    "The reply to the QMP command %s cannot be read: %s",
+                                    p->command, info->number_error->message);
+      core_finish_sent (core, p, NULL);
+      return;
+    }
+
   core_finish_sent (core, p, message);
 }
 
 static void
-core_handle_message (Core       *core,
-                     JsonObject *message)
+core_handle_message (Core               *core,
+                     JsonObject         *message,
+                     const QQmpJsonInfo *info)
 {
   JsonNode *node;
 
   if (core->agent)
     {
-      core_agent_handle_message (core, message);
+      core_agent_handle_message (core, message, info->number_error);
       return;
     }
 
@@ -504,6 +539,14 @@ core_handle_message (Core       *core,
           g_autoptr(GError) error =
             g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                          "QMP greeting is not an object");
+          core_close (core, error);
+          return;
+        }
+      if (info->number_error != NULL)
+        {
+          g_autoptr(GError) error =
+            g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                         "The QMP greeting cannot be read: %s", info->number_error->message);
           core_close (core, error);
           return;
         }
@@ -533,26 +576,40 @@ core_handle_message (Core       *core,
           return;
         }
 
-      hook = core->event_hook;
-      hook_data = core->hook_data;
-      if (hook != NULL)
-        hook (message, hook_data);
+      if (info->number_error != NULL)
+        {
+          /* Nobody waits for an event in particular: it goes, counted as
+           * an event the application did not get. */
+          g_mutex_lock (&core->mutex);
+          core->dropped_events++;
+          g_mutex_unlock (&core->mutex);
+          g_debug ("QMP: event %s dropped: %s", json_node_get_string (node),
+                   info->number_error->message);
+          return;
+        }
 
       e = g_new0 (Emission, 1);
       e->kind = EMIT_EVENT;
       e->name = g_strdup (json_node_get_string (node));
       e->object = json_object_ref (message);
+      e->cost = info->size + EVENT_NODE_COST * info->nodes;
+
+      hook = core->event_hook;
+      hook_data = core->hook_data;
+      if (hook != NULL)
+        hook (message, e->cost, hook_data);
+
       core_queue_emission (core, e);
       return;
     }
 
   if (json_object_has_member (message, "return") || json_object_has_member (message, "error"))
     {
-      core_handle_return (core, message);
+      core_handle_return (core, message, info);
       return;
     }
 
-  if ((node = json_object_get_member (message, "id")) != NULL)
+  if ((node = json_object_get_member (message, "id")) != NULL && !info->number_in_id)
     {
       /* A reply that is neither success nor failure: its command fails
        * now with a protocol error instead of waiting for its deadline. */
@@ -576,14 +633,23 @@ core_handle_message (Core       *core,
 /* Reading (worker thread)                                                  */
 
 static gboolean
-core_handle_frame (JsonObject *message,
-                   gpointer    user_data)
+core_handle_frame (JsonObject         *message,
+                   const QQmpJsonInfo *info,
+                   gpointer            user_data)
 {
   Core *core = user_data;
 
-  if (message != NULL && traffic_logged ())
+  if (message == NULL)
+    {
+      /* The agent dialect's dropped line. */
+      core_agent_handle_message (core, NULL, NULL);
+      return !core->closed;
+    }
+  /* A message with a misread number is not shown: its values are not
+   * what the peer sent (its handling logs why it went). */
+  if (info->number_error == NULL && traffic_logged ())
     log_traffic (core, FALSE, message);
-  core_handle_message (core, message);
+  core_handle_message (core, message, info);
   return !core->closed;
 }
 
@@ -638,6 +704,7 @@ core_got_data (Core   *core,
 
   g_mutex_lock (&core->mutex);
   core->framer.max_size = core->max_message_size;
+  core->framer.max_nodes = core->max_message_nodes;
   g_mutex_unlock (&core->mutex);
 
   if (!q_qmp_framer_push (&core->framer, core->readbuf, n, core_handle_frame, core, &perror))
@@ -1017,7 +1084,7 @@ core_maybe_close_stream (Core *core)
       /* Nothing reads any more: a closed client costs no buffers. */
       g_clear_pointer (&core->readbuf, g_free);
       q_qmp_framer_clear (&core->framer);
-      q_qmp_framer_init (&core->framer, 1);
+      q_qmp_framer_init (&core->framer, 1, 1);
     }
 }
 

@@ -16,6 +16,21 @@ G_BEGIN_DECLS
  * stay far below it. */
 #define Q_QMP_FRAMER_MAX_DEPTH 128
 
+/* What the checker learnt about a message that is valid JSON, and what
+ * the framer hands its consumer with each message. */
+typedef struct
+{
+  gsize     size;           /* bytes of the message as received (its line, trimmed) */
+  gsize     nodes;          /* JSON values in it: what json-glib makes a node of each */
+  GError   *number_error;   /* owned: the first number json-glib cannot hold
+                             * exactly (an integer outside gint64, a magnitude
+                             * beyond a double), or NULL */
+  gboolean  number_in_id;   /* such a number (not only the first) is inside the
+                             * top-level "id" member */
+} QQmpJsonInfo;
+
+void      q_qmp_json_info_clear (QQmpJsonInfo *info);
+
 /* Splits the stream into CRLF/LF-terminated messages, enforces the size
  * and depth limits, and parses each into a JsonObject. Owned and used by
  * one thread (the worker); holds no references to anything else. */
@@ -25,6 +40,7 @@ typedef struct
   gsize       scanned;        /* bytes of inbuf known to hold no newline */
   JsonParser *parser;
   guint64     max_size;
+  gsize       max_nodes;      /* most JSON values in one message */
 
   /* Guest agent dialect (q_qmp_framer_set_agent): a bad line is dropped
    * (the consumer is told with a NULL message) instead of ending the
@@ -33,17 +49,31 @@ typedef struct
   gboolean    skip_to_delimiter;  /* drop everything up to the next 0xFF */
   gboolean    discarding;         /* inside a line over max_size: drop to its end */
   gboolean    dropped_oversize;   /* the line just reported as NULL was too long */
+  gboolean    dropped_too_many;   /* … or held more than max_nodes values */
 } QQmpFramer;
 
 /* Called for each message, in order; return FALSE to stop (the consumer
- * closed). @message is borrowed. In the agent dialect, @message is NULL
- * for a line that was dropped (not strict JSON, not an object, too long). */
-typedef gboolean (*QQmpFramerFunc) (JsonObject *message,
-                                    gpointer    user_data);
+ * closed). @message and @info are borrowed. In the agent dialect,
+ * @message (and @info) is NULL for a line that was dropped (not strict
+ * JSON, not an object, too long, too many values).
+ *
+ * A message with @info->number_error set is valid JSON, but json-glib
+ * read at least one of its numbers as another value: the consumer must
+ * not use its values (it fails the command the reply is for, or drops
+ * the event). */
+typedef gboolean (*QQmpFramerFunc) (JsonObject         *message,
+                                    const QQmpJsonInfo *info,
+                                    gpointer            user_data);
 
+/* Whether @data is one strict JSON value nested at most @max_depth deep
+ * and holding at most @max_nodes values; G_MAXSIZE for no node limit.
+ * @info (optional) is filled when it is: a number json-glib cannot hold is
+ * reported there, not as a failure. */
 gboolean  q_qmp_json_check    (const guint8   *data,
                                gsize           len,
                                guint           max_depth,
+                               gsize           max_nodes,
+                               QQmpJsonInfo   *info,
                                GError        **error);
 
 /* What QEMU's JSON reader takes in one message (its lexer's limits, less a
@@ -58,7 +88,8 @@ gboolean  q_qmp_json_check_outgoing (const char   *command,
                                      gsize         len,
                                      GError      **error);
 void      q_qmp_framer_init   (QQmpFramer     *framer,
-                               guint64         max_size);
+                               guint64         max_size,
+                               gsize           max_nodes);
 void      q_qmp_framer_clear  (QQmpFramer     *framer);
 void      q_qmp_framer_set_agent (QQmpFramer  *framer);
 /* Agent dialect: what arrives before the next 0xFF is dropped. */

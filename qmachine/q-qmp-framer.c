@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "q-error.h"
@@ -14,16 +15,19 @@
 
 void
 q_qmp_framer_init (QQmpFramer *framer,
-                   guint64     max_size)
+                   guint64     max_size,
+                   gsize       max_nodes)
 {
   framer->inbuf = g_byte_array_new ();
   framer->scanned = 0;
   framer->parser = json_parser_new_immutable ();
   framer->max_size = max_size;
+  framer->max_nodes = max_nodes;
   framer->agent = FALSE;
   framer->skip_to_delimiter = FALSE;
   framer->discarding = FALSE;
   framer->dropped_oversize = FALSE;
+  framer->dropped_too_many = FALSE;
 }
 
 void
@@ -63,7 +67,18 @@ typedef struct
   gsize         i;
   gsize         tokens;   /* as QEMU's JSON lexer counts them, roughly */
   const char   *what;     /* the violation, for the error */
+  gsize         nodes;    /* values so far */
+  gsize         max_nodes;
+  gboolean      too_many_nodes;
+  QQmpJsonInfo *info;     /* NULL: numbers are not checked (outgoing text) */
+  gboolean      in_id;    /* inside the value of a top-level "id" member */
 } Scan;
+
+void
+q_qmp_json_info_clear (QQmpJsonInfo *info)
+{
+  g_clear_error (&info->number_error);
+}
 
 static inline void
 scan_ws (Scan *s)
@@ -143,9 +158,86 @@ scan_digits (Scan *s)
   return s->i > start;
 }
 
+/* The literal as shown in an error: whole when short, its start and its
+ * length otherwise (a hostile one can be megabytes long). */
+static char *
+number_text (const guint8 *p,
+             gsize         len)
+{
+  if (len <= 40)
+    return g_strndup ((const char *)p, len);
+  return g_strdup_printf ("%.24s… (%" G_GSIZE_FORMAT " characters)", (const char *)p, len);
+}
+
+/* json-glib reads an integer literal as a gint64 and anything else as a
+ * double, without telling of an overflow: 2^63 reads as -2^63, a
+ * 100-digit integer as -1, 1e400 as infinity. Such a number is noted
+ * (the first one), so that no value it became is ever used. A fraction or
+ * exponent is read as the nearest double (1e-400 as 0), as RFC 8259
+ * allows. */
+static void
+check_number (Scan    *s,
+              gsize    start,
+              gboolean integer)
+{
+  const guint8 *p = s->p + start;
+  gsize len = s->i - start;
+  const char *why = NULL;
+
+  /* After the first, only one in the id still matters. */
+  if (s->info == NULL || (s->info->number_error != NULL && !s->in_id))
+    return;
+
+  if (integer)
+    {
+      gboolean negative = p[0] == '-';
+      const guint8 *digits = p + negative;
+      gsize ndigits = len - negative;
+
+      /* No leading zeros (the grammar forbids them), so the length
+       * decides but for 19 digits. */
+      if (ndigits > 19 ||
+          (ndigits == 19 &&
+           memcmp (digits, negative ? "9223372036854775808" : "9223372036854775807", 19) > 0))
+        why = "outside the range of a signed 64-bit integer";
+    }
+  else
+    {
+      char small[64];
+      g_autofree char *big = NULL;
+      char *text = small;
+
+      if (len < sizeof small)
+        {
+          memcpy (small, p, len);
+          small[len] = '\0';
+        }
+      else
+        text = big = g_strndup ((const char *)p, len);
+      if (isinf (g_ascii_strtod (text, NULL)))
+        why = "too large for a double";
+    }
+
+  if (why == NULL)
+    return;
+  if (s->info->number_error == NULL)
+    {
+      g_autofree char *shown = number_text (p, len);
+
+      s->info->number_error =
+        g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                     "the number %s at byte %" G_GSIZE_FORMAT " is %s", shown, start, why);
+    }
+  if (s->in_id)
+    s->info->number_in_id = TRUE;
+}
+
 static gboolean
 scan_number (Scan *s)
 {
+  gsize start = s->i;
+  gboolean integer = TRUE;
+
   if (s->p[s->i] == '-')
     s->i++;
   if (s->i < s->len && s->p[s->i] == '0')
@@ -155,17 +247,20 @@ scan_number (Scan *s)
   if (s->i < s->len && s->p[s->i] == '.')
     {
       s->i++;
+      integer = FALSE;
       if (!scan_digits (s))
         return scan_fail (s, "a malformed number");
     }
   if (s->i < s->len && (s->p[s->i] == 'e' || s->p[s->i] == 'E'))
     {
       s->i++;
+      integer = FALSE;
       if (s->i < s->len && (s->p[s->i] == '+' || s->p[s->i] == '-'))
         s->i++;
       if (!scan_digits (s))
         return scan_fail (s, "a malformed number");
     }
+  check_number (s, start, integer);
   return TRUE;
 }
 
@@ -182,8 +277,9 @@ scan_literal (Scan       *s,
 }
 
 /* Whether @data is exactly one JSON value (surrounded by whitespace only)
- * nested at most @max_depth deep. Otherwise fills @s->what (NULL when the
- * depth was exceeded). */
+ * nested at most @max_depth deep, with at most @s->max_nodes values.
+ * Otherwise fills @s->what (NULL when the depth or the node count was
+ * exceeded; @s->too_many_nodes tells which). */
 static gboolean
 json_scan (Scan  *s,
            guint  max_depth)
@@ -199,6 +295,13 @@ value:
     {
       scan_fail (s, "a truncated message");
       goto fail;
+    }
+  /* Each value becomes a node of json-glib's tree (its cost is measured
+   * in docs/security.md): counted before json-glib sees any. */
+  if (++s->nodes > s->max_nodes)
+    {
+      s->too_many_nodes = TRUE;
+      return FALSE;
     }
   switch (s->p[s->i])
     {
@@ -256,8 +359,17 @@ key:
       scan_fail (s, "an object key that is not a string");
       goto fail;
     }
-  if (!scan_string (s))
-    goto fail;
+  {
+    gsize key_start = s->i;
+
+    if (!scan_string (s))
+      goto fail;
+    /* A reply's id routes it: a number there that json-glib cannot hold
+     * would route it wrongly (the id is written as QEMU got it, escapes
+     * and all, so the raw comparison is the right one). */
+    if (depth == 1)
+      s->in_id = s->i - key_start == 4 && memcmp (s->p + key_start, "\"id\"", 4) == 0;
+  }
   scan_ws (s);
   if (s->i >= s->len || s->p[s->i] != ':')
     {
@@ -270,6 +382,8 @@ key:
 
 after_value:
   scan_ws (s);
+  if (depth == 1)
+    s->in_id = FALSE;   /* a top-level member's value is complete */
   if (depth == 0)
     {
       if (s->i < s->len)
@@ -310,13 +424,37 @@ gboolean
 q_qmp_json_check (const guint8  *data,
                   gsize          len,
                   guint          max_depth,
+                  gsize          max_nodes,
+                  QQmpJsonInfo  *info,
                   GError       **error)
 {
-  Scan s = { data, len, 0, 0, NULL };
+  Scan s = { data, len, 0, 0, NULL, 0, max_nodes, FALSE, info, FALSE };
 
+  /* Numbers are checked when @info is given: a caller that only asks
+   * whether the text is acceptable has no use for them. */
+  if (info != NULL)
+    {
+      info->size = len;
+      info->nodes = 0;
+      info->number_error = NULL;
+      info->number_in_id = FALSE;
+    }
   if (json_scan (&s, max_depth))
-    return TRUE;
-  if (s.what == NULL)
+    {
+      if (info != NULL)
+        info->nodes = s.nodes;
+      return TRUE;
+    }
+  if (info != NULL)
+    {
+      q_qmp_json_info_clear (info);
+      info->nodes = s.nodes;   /* past max_nodes when that was the violation */
+    }
+  if (s.too_many_nodes)
+    g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                 "QMP message with more than %" G_GSIZE_FORMAT " JSON values (the limit "
+                 "of max-message-nodes)", max_nodes);
+  else if (s.what == NULL)
     g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                  "QMP message nested deeper than %u levels", max_depth);
   else
@@ -336,7 +474,7 @@ q_qmp_json_check_outgoing (const char  *command,
                            gsize        len,
                            GError     **error)
 {
-  Scan s = { data, len, 0, 0, NULL };
+  Scan s = { data, len, 0, 0, NULL, 0, G_MAXSIZE, FALSE, NULL, FALSE };
 
   if (!json_scan (&s, Q_QMP_FRAMER_MAX_DEPTH))
     {
@@ -375,6 +513,7 @@ framer_parse_line (QQmpFramer      *framer,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonObject) message = NULL;
   g_autoptr(JsonNode) root = NULL;
+  QQmpJsonInfo info;
 
   while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
     len--;
@@ -383,11 +522,19 @@ framer_parse_line (QQmpFramer      *framer,
   if (len == 0)
     return TRUE;
 
-  if (!q_qmp_json_check ((const guint8 *)line, len, Q_QMP_FRAMER_MAX_DEPTH, error))
-    return FALSE;
+  if (!q_qmp_json_check ((const guint8 *)line, len, Q_QMP_FRAMER_MAX_DEPTH, framer->max_nodes,
+                         &info, error))
+    {
+      framer->dropped_too_many = info.nodes > framer->max_nodes;
+      return FALSE;
+    }
 
+  /* A number json-glib cannot hold does not stop the parse: the message's
+   * structure is sound and its size checked, and the consumer needs its
+   * kind (a reply, an event) to fail or drop just that message. */
   if (!json_parser_load_from_data (framer->parser, line, len, &local_error))
     {
+      q_qmp_json_info_clear (&info);
       g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                    "Malformed JSON from the QMP peer: %s", local_error->message);
       return FALSE;
@@ -397,13 +544,15 @@ framer_parse_line (QQmpFramer      *framer,
   root = json_parser_steal_root (framer->parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
+      q_qmp_json_info_clear (&info);
       g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
                    "QMP message is not a JSON object");
       return FALSE;
     }
 
   message = json_object_ref (json_node_get_object (root));
-  *stop = !func (message, user_data);
+  *stop = !func (message, &info, user_data);
+  q_qmp_json_info_clear (&info);
 
   return TRUE;
 }
@@ -507,7 +656,7 @@ framer_agent_segment (QQmpFramer     *framer,
           g_byte_array_set_size (framer->inbuf, 0);
           framer->discarding = nl == NULL;
           framer->dropped_oversize = TRUE;
-          go_on = func (NULL, user_data);
+          go_on = func (NULL, NULL, user_data);
           framer->dropped_oversize = FALSE;
           if (!go_on)
             return FALSE;
@@ -523,7 +672,8 @@ framer_agent_segment (QQmpFramer     *framer,
                                       func, user_data, &stop, &error))
                 {
                   g_debug ("Guest agent: line dropped: %s", error->message);
-                  stop = !func (NULL, user_data);
+                  stop = !func (NULL, NULL, user_data);
+                  framer->dropped_too_many = FALSE;
                 }
               g_byte_array_set_size (framer->inbuf, 0);
               if (stop)

@@ -119,6 +119,28 @@ fake_handle (Fake *fake, const char *line)
       else
         fake_say (fake, "{\"return\": {}}\n");
     }
+  else if (g_str_equal (command, "x-number"))
+    {
+      /* Answers with the number its argument spells, as it is. */
+      g_autofree char *reply =
+        g_strdup_printf ("{\"return\": {\"n\": [%s]}}\n",
+                         json_object_get_string_member (args, "literal"));
+
+      fake_say (fake, reply);
+    }
+  else if (g_str_equal (command, "x-many"))
+    {
+      /* One value more than the default node limit: the object, the
+       * array and its elements. */
+      gsize n = Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES - 1;
+      GString *s = g_string_new ("{\"return\": [0");
+
+      for (gsize i = 1; i < n; i++)
+        g_string_append (s, ",0");
+      g_string_append (s, "]}\n");
+      fake_write (fake, s->str, s->len);
+      g_string_free (s, TRUE);
+    }
   else if (g_str_equal (command, "guest-info"))
     fake_say (fake, "{\"return\": {\"version\": \"fake-1\", \"supported_commands\": []}}\n");
   else if (g_str_equal (command, "guest-shutdown"))
@@ -279,6 +301,61 @@ test_fake_huge_line (void)
   g_assert_true (q_guest_agent_ping (agent, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_atomic_int_get (&fake.syncs), ==, 2);
+
+  fake_stop (&fake, agent);
+}
+
+/* A number json-glib cannot hold fails the command it answers, with a
+ * message naming it, and the channel stays in step; the edges read
+ * exactly. */
+static void
+test_fake_numbers (void)
+{
+  static const char *unreadable[] = {
+    "18446744073709551615", "9223372036854775808", "-9223372036854775809", "1e400",
+    "1234567890123456789012345678901234567890123456789012345678901234567890"
+    "123456789012345678901234567890",
+  };
+  g_autoptr(GError) error = NULL;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (unreadable); i++)
+    {
+      g_autoptr(JsonObject) args = json_object_new ();
+      g_autoptr(JsonNode) ret = NULL;
+      g_autofree char *start = g_strndup (unreadable[i], 24);
+
+      json_object_set_string_member (args, "literal", unreadable[i]);
+      ret = q_guest_agent_execute (agent, "x-number", args, NULL, &error);
+      g_assert_null (ret);
+      g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (error->message, start));
+      g_clear_error (&error);
+      g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+      g_assert_no_error (error);
+    }
+
+  {
+    g_autoptr(JsonObject) args = json_object_new ();
+    g_autoptr(JsonNode) ret = NULL;
+    JsonArray *n;
+
+    json_object_set_string_member (args, "literal", "9223372036854775807, -9223372036854775808");
+    ret = q_guest_agent_execute (agent, "x-number", args, NULL, &error);
+    g_assert_no_error (error);
+    n = json_object_get_array_member (json_node_get_object (ret), "n");
+    g_assert_cmpint (json_array_get_int_element (n, 0), ==, G_MAXINT64);
+    g_assert_cmpint (json_array_get_int_element (n, 1), ==, G_MININT64);
+  }
+  /* A reply with more values than the node limit fails its command at
+   * once (it will not come again), not at a timeout. */
+  g_assert_null (q_guest_agent_execute (agent, "x-many", NULL, NULL, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "JSON values"));
+  g_clear_error (&error);
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_no_error (error);
 
   fake_stop (&fake, agent);
 }
@@ -930,6 +1007,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qmachine/guest-agent/fake/sync-and-ping", test_fake_sync_and_ping);
   g_test_add_func ("/qmachine/guest-agent/fake/garbage", test_fake_garbage);
   g_test_add_func ("/qmachine/guest-agent/fake/huge-line", test_fake_huge_line);
+  g_test_add_func ("/qmachine/guest-agent/fake/numbers", test_fake_numbers);
   g_test_add_func ("/qmachine/guest-agent/fake/hanging-agent", test_fake_hanging_agent);
   g_test_add_func ("/qmachine/guest-agent/fake/timeout-then-resync", test_fake_timeout_then_resync);
   g_test_add_func ("/qmachine/guest-agent/fake/no-agent", test_fake_no_agent);

@@ -754,6 +754,46 @@ count_event (QMachine *m, const char *name, JsonObject *event, guint *count)
   (*count)++;
 }
 
+/* The queue is bounded in bytes as well as in number: with room for two
+ * of QEMU's STOP and RESUME events (about 80 bytes and 5 JSON values each,
+ * so about 1040 bytes charged), six leave the last two, far below the
+ * count limit; the emissions waiting for the context have the same bound. */
+static void
+test_event_queue_bytes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = NULL;
+  guint all = 0;
+
+  g_assert_cmpuint (q_machine_get_event_queue_bytes (f->machine), ==,
+                    Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES);
+  q_machine_set_event_queue_bytes (f->machine, 2500);
+  g_assert_cmpuint (q_machine_get_event_queue_bytes (f->machine), ==, 2500);
+  g_signal_connect (f->machine, "event", G_CALLBACK (count_event), &all);
+  g_assert_true (q_machine_launch (f->machine, NULL, &error));
+  g_assert_cmpuint (q_qmp_client_get_max_queued_event_bytes (q_machine_get_qmp_client (f->machine)),
+                    ==, 2500);
+
+  g_test_expect_message ("QMachine", G_LOG_LEVEL_WARNING, "*event queue full*");
+  for (guint i = 0; i < 3; i++)
+    {
+      cmd_ok (f->machine, "stop");
+      cmd_ok (f->machine, "cont");
+    }
+  cmd_ok (f->machine, "query-status");
+  while (all < 2)
+    g_main_context_iteration (NULL, TRUE);
+  pump ();
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (all, ==, 2);
+  g_assert_cmpuint (q_machine_get_event_queue_limit (f->machine), >, 6);
+  g_assert_cmpuint (q_machine_get_dropped_events (f->machine), ==, 8);
+  events = q_machine_get_events (f->machine);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (events->pdata[0], "event"), ==, "STOP");
+  g_assert_cmpstr (json_object_get_string_member (events->pdata[1], "event"), ==, "RESUME");
+}
+
 static void
 test_event_signal_and_limit (Fixture *f, gconstpointer data)
 {
@@ -1473,6 +1513,7 @@ main (int argc, char *argv[])
   ADD ("/qmachine/machine/fds-colliding", test_fds_colliding);
   ADD ("/qmachine/machine/events", test_events);
   ADD ("/qmachine/machine/event-signal-and-limit", test_event_signal_and_limit);
+  ADD ("/qmachine/machine/event-queue-bytes", test_event_queue_bytes);
   ADD ("/qmachine/machine/many-machines", test_many_machines);
   ADD ("/qmachine/machine/sync-in-loop", test_sync_in_loop);
   ADD ("/qmachine/machine/controller-dies", test_controller_dies);

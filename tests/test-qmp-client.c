@@ -1834,6 +1834,262 @@ test_event_detail (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------ */
+/* What a hostile peer can cost: numbers, values, queued bytes              */
+
+/* The numbers json-glib would read as another value (tests' data). */
+static char *number_digits_100;       /* a 100-digit integer */
+static char *number_digits_100_neg;   /* and its negative */
+static const char *number_2_63 = "9223372036854775808";
+static const char *number_minus_2_63_minus_1 = "-9223372036854775809";
+static const char *number_uint64_max = "18446744073709551615";
+static const char *number_1e400 = "1e400";
+static const char *number_minus_1e400 = "-1.5E+400";
+
+static void
+assert_names_number (const GError *error,
+                     const char   *literal)
+{
+  /* The message shows the number (its start, when it is long). */
+  g_autofree char *start = g_strndup (literal, 24);
+
+  g_assert_nonnull (error);
+  if (strstr (error->message, start) == NULL)
+    g_error ("\"%s\" does not name %s", error->message, start);
+}
+
+/* A reply holding the number fails its own command with a protocol error
+ * that names it; an event holding it is dropped and counted; a reply
+ * whose id is the number is dropped; the connection stays up throughout. */
+static void
+test_unreadable_number (Fixture       *f,
+                        gconstpointer  data)
+{
+  const char *literal = *(const char * const *)data;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(JsonObject) cmd2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  fixture_negotiate (f);
+
+  start_execute (f, "qom-get", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  fake_peer_writef (f->peer, "{\"return\": {\"a\": [1, {\"value\": %s}]}}\r\n", literal);
+  ret = finish_execute (f, &result, &error);
+  g_assert_null (ret);
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_names_number (error, literal);
+  g_assert_nonnull (strstr (error->message, "qom-get"));
+  g_clear_error (&error);
+
+  fake_peer_writef (f->peer, "{\"event\": \"BAD\", \"data\": {\"n\": %s}}\r\n", literal);
+  fake_peer_write (f->peer, "{\"event\": \"GOOD\"}\r\n", -1);
+  TEST_WAIT (f->context, f->events->len == 1);
+  g_assert_cmpstr (g_ptr_array_index (f->event_names, 0), ==, "GOOD");
+  g_assert_cmpuint (q_qmp_client_get_dropped_events (f->client), ==, 1);
+
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd2 = fake_peer_read_command (f->peer);
+  fake_peer_writef (f->peer, "{\"return\": {\"marker\": \"wrong\"}, \"id\": %s}\r\n", literal);
+  /* Not only the first such number decides whether the id is readable. */
+  fake_peer_writef (f->peer, "{\"return\": {\"marker\": %s}, \"id\": %s}\r\n", literal, literal);
+  fake_peer_write (f->peer, "{\"return\": {\"marker\": \"right\"}}\r\n", -1);
+  ret = finish_execute (f, &result, &error);
+  g_assert_no_error (error);
+  assert_marker (ret, "right");
+
+  fixture_settle (f);
+  g_assert_false (q_qmp_client_is_closed (f->client));
+  g_assert_cmpuint (f->closed_count, ==, 0);
+}
+
+/* json-glib reads minus a hundred digits as 1: a reply whose id is such a
+ * number must not be taken for the out-of-band command 1's, even when
+ * another unreadable number comes first in it. */
+static void
+test_unreadable_id_oob (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  fixture_negotiate_flags (f, Q_QMP_NEGOTIATE_FLAGS_OOB);
+  q_qmp_client_execute_async (f->client, "x-oob", NULL, Q_QMP_EXECUTE_FLAGS_OOB, NULL, NULL,
+                              test_store_result_cb, &result);
+  cmd = fake_peer_read_command (f->peer);
+  g_assert_cmpint (json_object_get_int_member (cmd, "id"), ==, 1);
+
+  fake_peer_writef (f->peer, "{\"return\": {\"n\": 1e400}, \"id\": %s}\r\n",
+                    number_digits_100_neg);
+  fake_peer_writef (f->peer, "{\"return\": {\"marker\": \"wrong\"}, \"id\": %s}\r\n",
+                    number_digits_100_neg);
+  fixture_settle (f);
+  g_assert_null (result);
+
+  fake_peer_write (f->peer, "{\"return\": {\"marker\": \"right\"}, \"id\": 1}\r\n", -1);
+  TEST_WAIT (f->context, result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  assert_marker (ret, "right");
+}
+
+/* The edges of what json-glib holds read exactly. */
+static void
+test_number_boundaries (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+  const char *values = "[9223372036854775807, -9223372036854775808, -0, "
+                       "1.7976931348623157e308, -1.7976931348623157e308, 1e-400, 5e-324]";
+  JsonArray *array;
+  JsonObject *event;
+
+  fixture_negotiate (f);
+  start_execute (f, "qom-get", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  fake_peer_writef (f->peer, "{\"return\": %s}\r\n", values);
+  ret = finish_execute (f, &result, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (ret));
+  array = json_node_get_array (ret);
+  g_assert_cmpint (json_array_get_int_element (array, 0), ==, G_MAXINT64);
+  g_assert_cmpint (json_array_get_int_element (array, 1), ==, G_MININT64);
+  g_assert_cmpint (json_array_get_int_element (array, 2), ==, 0);
+  g_assert_cmpfloat (json_array_get_double_element (array, 3), ==, G_MAXDOUBLE);
+  g_assert_cmpfloat (json_array_get_double_element (array, 4), ==, -G_MAXDOUBLE);
+  /* Too small for a double: the nearest one. */
+  g_assert_cmpfloat (json_array_get_double_element (array, 5), ==, 0.0);
+  g_assert_cmpfloat (json_array_get_double_element (array, 6), >, 0.0);
+
+  fake_peer_writef (f->peer, "{\"event\": \"EDGES\", \"data\": {\"n\": %s}}\r\n", values);
+  TEST_WAIT (f->context, f->events->len == 1);
+  event = g_ptr_array_index (f->events, 0);
+  array = json_object_get_array_member (json_object_get_object_member (event, "data"), "n");
+  g_assert_cmpint (json_array_get_int_element (array, 0), ==, G_MAXINT64);
+  g_assert_cmpint (json_array_get_int_element (array, 1), ==, G_MININT64);
+  g_assert_cmpuint (q_qmp_client_get_dropped_events (f->client), ==, 0);
+}
+
+/* An event of exactly @nodes JSON values: {"event":"N","data":[0,…]}. */
+static void
+write_event_with_nodes (FakePeer *peer,
+                        gsize     nodes)
+{
+  GString *s = g_string_new ("{\"event\": \"N\", \"data\": [");
+
+  g_assert_cmpuint (nodes, >=, 4);
+  for (gsize i = 0; i < nodes - 3; i++)
+    g_string_append (s, i == 0 ? "0" : ",0");
+  g_string_append (s, "]}\r\n");
+  fake_peer_write (peer, s->str, s->len);
+  g_string_free (s, TRUE);
+}
+
+/* Values are counted before json-glib parses anything: a message with one
+ * more than max-message-nodes is a protocol error, as an oversized one. */
+static void
+test_node_limit (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  guint limit = q_qmp_client_get_max_message_nodes (f->client);
+
+  g_assert_cmpuint (limit, ==, Q_QMP_CLIENT_DEFAULT_MAX_MESSAGE_NODES);
+  fixture_negotiate (f);
+  start_execute (f, "query-qmp-schema", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+
+  write_event_with_nodes (f->peer, limit);
+  TEST_WAIT (f->context, f->events->len == 1);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      g_ptr_array_index (f->events, 0), "data")), ==, limit - 3);
+
+  write_event_with_nodes (f->peer, (gsize)limit + 1);
+  fake_peer_reply (f->peer, cmd, "{}");
+  assert_closed_with_protocol_error (f, &result);
+  g_assert_nonnull (strstr (f->closed_error->message, "JSON values"));
+  g_assert_cmpuint (f->events->len, ==, 1);
+}
+
+static void
+test_node_limit_property (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+
+  q_qmp_client_set_max_message_nodes (f->client, 40);
+  g_assert_cmpuint (q_qmp_client_get_max_message_nodes (f->client), ==, 40);
+  fixture_negotiate (f);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  cmd = fake_peer_read_command (f->peer);
+  write_event_with_nodes (f->peer, 40);
+  TEST_WAIT (f->context, f->events->len == 1);
+  write_event_with_nodes (f->peer, 41);
+  fake_peer_reply (f->peer, cmd, "{}");
+  assert_closed_with_protocol_error (f, &result);
+}
+
+/* Events the owner's context does not dispatch are bounded in bytes too:
+ * with a budget of three events, ten leave the last three, though the
+ * count stays far below max-queued-events. */
+static void
+test_event_byte_budget (Fixture       *f,
+                        gconstpointer  data)
+{
+  /* Each event: 998 bytes once its CR LF is off, and 4 JSON values (the
+   * object, its name, data, pad), each charged 192 bytes. */
+  const guint64 cost = 998 + 4 * 192;
+  g_autoptr(GMainContext) side = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(JsonObject) cmd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = NULL;
+
+  g_assert_cmpuint (q_qmp_client_get_max_queued_event_bytes (f->client), ==,
+                    Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES);
+  q_qmp_client_set_max_queued_event_bytes (f->client, 3 * cost);
+  g_assert_cmpuint (q_qmp_client_get_max_queued_event_bytes (f->client), ==, 3 * cost);
+  fixture_negotiate (f);
+
+  /* The command's result comes to another context, so that waiting for it
+   * dispatches none of the events. */
+  g_main_context_push_thread_default (side);
+  start_execute (f, "query-status", NULL, NULL, &result);
+  g_main_context_pop_thread_default (side);
+  cmd = fake_peer_read_command (f->peer);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("E%u", i);
+      g_autofree char *line = make_event_line (name, 1000, TRUE);
+
+      fake_peer_write (f->peer, line, -1);
+    }
+  fake_peer_reply (f->peer, cmd, "{}");
+  TEST_WAIT (side, result != NULL);
+  ret = q_qmp_client_execute_finish (f->client, result, &error);
+  g_assert_no_error (error);
+
+  /* The reply came after the ten events: all are queued or dropped. */
+  g_assert_cmpuint (f->events->len, ==, 0);
+  g_assert_cmpuint (q_qmp_client_get_dropped_events (f->client), ==, 7);
+  g_assert_cmpuint (q_qmp_client_get_max_queued_events (f->client), >, 10);
+  TEST_WAIT (f->context, f->events->len == 3);
+  fixture_settle (f);
+  g_assert_cmpuint (f->events->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (f->event_names, 0), ==, "E7");
+  g_assert_cmpstr (g_ptr_array_index (f->event_names, 1), ==, "E8");
+  g_assert_cmpstr (g_ptr_array_index (f->event_names, 2), ==, "E9");
+}
+
+/* ------------------------------------------------------------------------ */
 /* Closing                                                                  */
 
 #define N_FLUSH 32
@@ -2068,6 +2324,7 @@ typedef struct
 
 static void
 event_hook (JsonObject *event,
+            gsize       cost,
             gpointer    user_data)
 {
   Hooks *h = user_data;
@@ -2637,6 +2894,33 @@ main (int   argc,
   ADD ("fds/need-socket", test_fds_need_socket, FIXTURE_NO_CLIENT);
 
   ADD ("events/detail", test_event_detail, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("events/byte-budget", test_event_byte_budget, FIXTURE_PRIVATE_CONTEXT);
+
+  number_digits_100 = g_strnfill (100, '7');
+  number_digits_100_neg = g_strconcat ("-", number_digits_100, NULL);
+  {
+    static const struct { const char *name; const char **literal; } numbers[] = {
+      { "100-digits", (const char **)&number_digits_100 },
+      { "minus-100-digits", (const char **)&number_digits_100_neg },
+      { "2-63", &number_2_63 },
+      { "minus-2-63-minus-1", &number_minus_2_63_minus_1 },
+      { "uint64-max", &number_uint64_max },
+      { "1e400", &number_1e400 },
+      { "minus-1e400", &number_minus_1e400 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+      {
+        g_autofree char *path = g_strdup_printf ("/qmachine/qmp/numbers/unreadable/%s",
+                                                 numbers[i].name);
+        g_test_add (path, Fixture, numbers[i].literal, fixture_setup_private,
+                    test_unreadable_number, fixture_teardown);
+      }
+  }
+  ADD ("numbers/boundaries", test_number_boundaries, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("numbers/unreadable-id-oob", test_unreadable_id_oob, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("protocol/node-limit/default", test_node_limit, FIXTURE_PRIVATE_CONTEXT);
+  ADD ("protocol/node-limit/property", test_node_limit_property, FIXTURE_PRIVATE_CONTEXT);
 
   ADD ("close/flushes", test_close_flushes, FIXTURE_PRIVATE_CONTEXT);
 
@@ -2652,5 +2936,11 @@ main (int   argc,
   ADD ("close-held/does-not-wait-for-replies", test_close_with_held_command, FIXTURE_PRIVATE_CONTEXT);
   ADD ("oob-priority/not-held-behind-inband", test_oob_not_held_behind_inband, FIXTURE_PRIVATE_CONTEXT);
 
-  return g_test_run ();
+  {
+    int ret = g_test_run ();
+
+    g_free (number_digits_100);
+    g_free (number_digits_100_neg);
+    return ret;
+  }
 }
