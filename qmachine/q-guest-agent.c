@@ -898,23 +898,30 @@ q_guest_agent_execute_detached (QGuestAgent *self,
 /* ------------------------------------------------------------------------ */
 /* Strict base64 (q-guest-agent-private.h)                                  */
 
-/* The value of a base64 character, 64 for '=', 0xFF for any other. */
+/* The value of each base64 character, 64 for '=', 255 for any other. */
+static const guint8 b64_values[256] = {
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
+   52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255,  64, 255, 255,
+  255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+   15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
+  255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+   41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+
 static inline guint8
 b64_value (guint8 c)
 {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  if (c == '=')
-    return 64;
-  return 0xFF;
+  return b64_values[c];
 }
 
 static gboolean
@@ -942,7 +949,20 @@ q_guest_agent_base64_check (const char   *text,
   if (len % 4 != 0)
     return b64_fail (error, what, "its length is not a multiple of 4", len);
 
-  for (gsize i = 0; i < len; i++)
+  /* All but the last quartet: alphabet only (one test for the lot). */
+  if (len > 4)
+    {
+      guint8 any = 0;
+
+      for (gsize i = 0; i < len - 4; i++)
+        any |= b64_value (p[i]);
+      if (any & 0xC0)
+        for (gsize i = 0; i < len - 4; i++)
+          if (b64_value (p[i]) > 63)
+            return b64_fail (error, what, b64_value (p[i]) == 64 ? "padding before the end" :
+                             "a character outside the base64 alphabet", i);
+    }
+  for (gsize i = len >= 4 ? len - 4 : 0; i < len; i++)
     {
       guint8 v = b64_value (p[i]);
 
@@ -977,21 +997,35 @@ q_guest_agent_base64_decode (const char *text,
                              guint8     *out)
 {
   const guint8 *p = (const guint8 *)text;
+  gsize i;
 
-  for (gsize i = 0; i < len; i += 4)
+  if (len == 0)
+    return;
+
+  /* Whole quartets, then the last, which may be padded. */
+  for (i = 0; i + 4 < len; i += 4)
     {
-      guint32 v = ((guint32)b64_value (p[i]) << 18) | ((guint32)b64_value (p[i + 1]) << 12);
+      guint32 v = ((guint32)b64_value (p[i]) << 18) | ((guint32)b64_value (p[i + 1]) << 12) |
+                  ((guint32)b64_value (p[i + 2]) << 6) | b64_value (p[i + 3]);
 
-      *out++ = v >> 16;
-      if (p[i + 2] == '=')
-        break;
-      v |= (guint32)b64_value (p[i + 2]) << 6;
-      *out++ = (v >> 8) & 0xFF;
-      if (p[i + 3] == '=')
-        break;
-      v |= b64_value (p[i + 3]);
-      *out++ = v & 0xFF;
+      out[0] = v >> 16;
+      out[1] = (v >> 8) & 0xFF;
+      out[2] = v & 0xFF;
+      out += 3;
     }
+
+  {
+    guint32 v = ((guint32)b64_value (p[i]) << 18) | ((guint32)b64_value (p[i + 1]) << 12);
+
+    *out++ = v >> 16;
+    if (p[i + 2] != '=')
+      {
+        v |= (guint32)b64_value (p[i + 2]) << 6;
+        *out++ = (v >> 8) & 0xFF;
+        if (p[i + 3] != '=')
+          *out = (v | b64_value (p[i + 3])) & 0xFF;
+      }
+  }
 }
 
 GBytes *

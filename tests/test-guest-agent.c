@@ -923,6 +923,33 @@ test_hostile_base64 (void)
   g_assert_no_error (error);
   g_assert_cmpmem (g_bytes_get_data (data, NULL), g_bytes_get_size (data), "ABCDE", 5);
 
+  /* Chunks of every length modulo 3 and every byte value decode as
+   * GLib's encoder wrote them. */
+  {
+    g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr(GByteArray) want = g_byte_array_new ();
+    g_autoptr(GBytes) got = NULL;
+    guint8 bytes[1024];
+
+    for (guint i = 0; i < sizeof bytes; i++)
+      bytes[i] = (i * 7 + i / 256) & 0xFF;
+    for (guint len = 1; len <= 20; len++)
+      {
+        g_ptr_array_add (replies, read_reply ((char *)bytes + len * 13, len, FALSE));
+        g_byte_array_append (want, bytes + len * 13, len);
+      }
+    g_ptr_array_add (replies, read_reply ((char *)bytes, sizeof bytes, TRUE));
+    g_byte_array_append (want, bytes, sizeof bytes);
+    g_ptr_array_add (replies, NULL);
+
+    fake.script = (const char * const *)replies->pdata;
+    fake.next = 0;
+    got = q_guest_agent_file_read (agent, "/f", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), want->data, want->len);
+    fake.script = NULL;
+  }
+
   /* The same for a program's output. */
   {
     const char *argv[] = { "true", NULL };
