@@ -53,7 +53,7 @@ typedef enum
  *
  * Since: 1.0
  */
-#define Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE (G_GUINT64_CONSTANT (256) * 1024 * 1024)
+#define Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE ((guint64) 268435456)
 
 /**
  * Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE:
@@ -62,7 +62,7 @@ typedef enum
  *
  * Since: 1.0
  */
-#define Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024)
+#define Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE ((guint64) 4294967296)
 
 #define Q_TYPE_GUEST_AGENT (q_guest_agent_get_type ())
 
