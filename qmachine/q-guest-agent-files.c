@@ -85,6 +85,7 @@ local_unref (Local *l)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Local, local_unref)
 
+/* @doing ends with the word before the destination: "write the copy to". */
 static gboolean
 local_errno (GError     **error,
              int          errsv,
@@ -92,7 +93,7 @@ local_errno (GError     **error,
              Local       *l)
 {
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-               "Could not %s the copy %s: %s", doing, l->path, g_strerror (errsv));
+               "Could not %s %s: %s", doing, l->path, g_strerror (errsv));
   return FALSE;
 }
 
@@ -128,7 +129,7 @@ local_write (Local   *l,
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return local_errno (error, errno, "write", l);
+        return local_errno (error, errno, "write the copy to", l);
       p += n;
       len -= n;
     }
@@ -143,13 +144,13 @@ local_commit (Local   *l,
   int dir_rd;
 
   if (fchmod (l->fd, l->mode) != 0)
-    return local_errno (error, errno, "set the mode of", l);
+    return local_errno (error, errno, "set the mode of the copy to", l);
   if (fsync (l->fd) != 0)
-    return local_errno (error, errno, "write", l);
+    return local_errno (error, errno, "write the copy to", l);
   if (g_cancellable_set_error_if_cancelled (l->cancellable, error))
     return FALSE;
   if (renameat (l->dir_fd, l->temp_name, l->dir_fd, l->base) != 0)
-    return local_errno (error, errno, "put in place", l);
+    return local_errno (error, errno, "put the copy in place at", l);
   g_clear_pointer (&l->temp_name, g_free);
   close (l->fd);
   l->fd = -1;
@@ -1070,7 +1071,8 @@ copy_from_prepared_cb (GObject      *object,
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
+      g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error))
     {
       xfer_return_error (task, error);
       return;

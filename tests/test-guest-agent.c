@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -869,6 +870,86 @@ test_hostile_copy_shared_dir (void)
   rm_rf (dir);
 }
 
+#define NOBODY 65534
+
+static void
+test_hostile_copy_other_user (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *shared = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *dest = NULL;
+  g_autofree char *theirs = NULL;
+  g_autofree char *in_theirs = NULL;
+  g_autofree char *chunk = read_reply ("data", 4, TRUE);
+  g_autofree char *contents = NULL;
+  const char *script[] = { chunk, NULL };
+  struct stat st;
+  Fake fake;
+  QGuestAgent *agent;
+  pid_t pid;
+  int status;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("Needs root, to plant files as another user (uid 65534)");
+      return;
+    }
+
+  dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  shared = g_build_filename (dir, "shared", NULL);
+  target = g_build_filename (dir, "target", NULL);
+  dest = g_build_filename (shared, "dest", NULL);
+  theirs = g_build_filename (shared, "theirs", NULL);
+  in_theirs = g_build_filename (theirs, "dest", NULL);
+  g_assert_cmpint (chmod (dir, 0711), ==, 0);
+  g_assert_cmpint (g_mkdir (shared, 0700), ==, 0);
+  g_assert_cmpint (chmod (shared, 01777), ==, 0);
+  g_assert_true (g_file_set_contents (target, "precious", -1, NULL));
+
+  /* Another user, in a sticky directory such as /tmp, plants a link
+   * where the copy goes, and a directory of theirs (the child makes
+   * system calls only). */
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      if (setgid (NOBODY) != 0 || setuid (NOBODY) != 0 ||
+          symlink (target, dest) != 0 || mkdir (theirs, 0755) != 0)
+        _exit (1);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_cmpint (lstat (dest, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+  g_assert_cmpuint (st.st_uid, ==, NOBODY);
+
+  agent = fake_start (&fake, FAKE_NORMAL);
+  fake.script = script;
+
+  /* Root may replace their link: it does, and the target is untouched. */
+  g_assert_true (copy_out (agent, dest, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (dest, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpuint (st.st_uid, ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  contents = read_local (target);
+  g_assert_cmpstr (contents, ==, "precious");
+
+  /* Their directory: they could swap anything in it. */
+  fake.next = 0;
+  g_assert_false (copy_out (agent, in_theirs, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "another user"));
+  g_assert_false (g_file_test (in_theirs, G_FILE_TEST_EXISTS));
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
 /* file_read of a guest file whose one reply is @reply: fails with @code
  * in @domain. */
 static void
@@ -1495,6 +1576,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/qmachine/guest-agent/hostile/copy-cancelled", test_hostile_copy_cancelled);
   g_test_add_func ("/qmachine/guest-agent/hostile/copy-limit", test_hostile_copy_limit);
   g_test_add_func ("/qmachine/guest-agent/hostile/copy-shared-dir", test_hostile_copy_shared_dir);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-other-user", test_hostile_copy_other_user);
   g_test_add_func ("/qmachine/guest-agent/hostile/base64", test_hostile_base64);
   g_test_add_func ("/qmachine/guest-agent/hostile/counts", test_hostile_counts);
   g_test_add_func ("/qmachine/guest-agent/hostile/exit-codes", test_hostile_exit_codes);
