@@ -53,6 +53,67 @@ exec_timer_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* An integer member: FALSE when missing; an error (set in @error, TRUE
+ * returned) when present but not an integer. */
+static gboolean
+exec_get_int (JsonObject  *status,
+              const char  *name,
+              gint64      *value,
+              GError     **error)
+{
+  JsonNode *node = json_object_get_member (status, name);
+
+  if (node == NULL)
+    return FALSE;
+  if (!q_json_get_int (status, name, value))
+    g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                 "its \"%s\" is not an integer", name);
+  return TRUE;
+}
+
+/* The exit status as the agent reports it, never another value: an exit
+ * code in the range of an int (qemu-ga on Linux sends WEXITSTATUS, 0-255;
+ * on Windows, GetExitCodeProcess's value as a signed int, so NTSTATUS codes
+ * are negative), or 128 plus a signal number from 1 to 127. Anything else
+ * is an error. */
+static gboolean
+exec_read_status (Exec        *x,
+                  JsonObject  *status,
+                  GError     **error)
+{
+  GError *local = NULL;
+  gint64 code;
+
+  if (exec_get_int (status, "exitcode", &code, &local))
+    {
+      if (local == NULL && (code < G_MININT || code > G_MAXINT))
+        g_set_error (&local, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                     "its exit code %" G_GINT64_FORMAT " is out of range", code);
+      else if (local == NULL)
+        x->exit_status = (int)code;
+    }
+  else if (exec_get_int (status, "signal", &code, &local))
+    {
+      if (local == NULL && (code < 1 || code > 127))
+        g_set_error (&local, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                     "its signal number %" G_GINT64_FORMAT " is out of range", code);
+      else if (local == NULL)
+        x->exit_status = 128 + (int)code;
+    }
+  else
+    g_set_error (&local, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                 "it has neither an exit code nor a signal");
+
+  if (local != NULL)
+    {
+      g_propagate_prefixed_error (error, local,
+                                  "The guest agent's status of %s (guest pid %" G_GINT64_FORMAT "): ",
+                                  x->program, x->pid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 exec_status_cb (GObject      *object,
                 GAsyncResult *result,
@@ -63,6 +124,7 @@ exec_status_cb (GObject      *object,
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GSource) timer = NULL;
   JsonObject *status;
+  JsonNode *exited;
   GError *error = NULL;
 
   node = g_task_propagate_pointer (G_TASK (result), &error);
@@ -79,19 +141,32 @@ exec_status_cb (GObject      *object,
     }
   status = json_node_get_object (node);
 
-  if (q_json_get_boolean (status, "exited"))
+  exited = json_object_get_member (status, "exited");
+  if (exited == NULL || !JSON_NODE_HOLDS_VALUE (exited) ||
+      json_node_get_value_type (exited) != G_TYPE_BOOLEAN)
     {
-      gint64 code;
+      g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                               "The guest agent's guest-exec-status reply for %s has no "
+                               "\"exited\" boolean", x->program);
+      return;
+    }
 
-      /* Whatever the guest says, a status in the range a process has. */
-      if (q_json_get_int (status, "exitcode", &code))
-        x->exit_status = (int)CLAMP (code, 0, 255);
-      else if (q_json_get_int (status, "signal", &code))
-        x->exit_status = 128 + (int)CLAMP (code, 0, 127);
-      else
-        x->exit_status = 255;
-      x->out = q_json_get_base64 (status, "out-data");
-      x->err = q_json_get_base64 (status, "err-data");
+  if (json_node_get_boolean (exited))
+    {
+      if (!exec_read_status (x, status, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      x->out = q_guest_agent_get_base64 (status, "out-data", "output (out-data)", &error);
+      if (x->out != NULL)
+        x->err = q_guest_agent_get_base64 (status, "err-data", "error output (err-data)", &error);
+      if (error != NULL)
+        {
+          g_prefix_error (&error, "%s: ", x->program);
+          g_task_return_error (task, error);
+          return;
+        }
       if (q_json_get_boolean (status, "out-truncated") || q_json_get_boolean (status, "err-truncated"))
         g_debug ("Guest agent: the output of %s was cut short by the agent", x->program);
       g_task_return_boolean (task, TRUE);
@@ -180,6 +255,11 @@ exec_started_cb (GObject      *object,
  * Past @timeout_msec the call fails with `G_IO_ERROR_TIMED_OUT`; the
  * program goes on running (the agent cannot stop it).
  *
+ * The exit status is the agent's, never a value made up for it: a status
+ * reply without an exit code or a signal, with an exit code outside the
+ * range of an `int` or a signal number outside 1–127, or with output that
+ * is not valid base64 fails the call with `Q_MACHINE_ERROR_PROTOCOL`.
+ *
  * Since: 1.0
  */
 void
@@ -252,8 +332,10 @@ q_guest_agent_exec_async (QGuestAgent         *self,
  * q_guest_agent_exec_finish:
  * @self: a `QGuestAgent`
  * @result: the `GAsyncResult`
- * @exit_status: (out) (optional): the program's exit code (0–255), or 128
- *   plus the signal number when a signal ended it
+ * @exit_status: (out) (optional): the program's exit code as the agent
+ *   reports it (0–255 from a Linux guest; a Windows guest's can be any
+ *   int, negative for NTSTATUS codes), or 128 plus the signal number when
+ *   a signal ended it
  * @stdout_data: (out) (optional) (transfer full): what it wrote to its
  *   standard output
  * @stderr_data: (out) (optional) (transfer full): what it wrote to its

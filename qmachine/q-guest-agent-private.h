@@ -35,4 +35,26 @@ void         q_guest_agent_execute_detached (QGuestAgent  *self,
                                              const char   *command,
                                              JsonObject   *arguments);
 
+/* Strict base64 for what the agent sends (it encodes with
+ * g_base64_encode: the standard alphabet, padded, no line breaks). Text
+ * of another length, a character outside the alphabet, padding anywhere
+ * but at the end, or bits set after the last byte are refused with
+ * Q_MACHINE_ERROR_PROTOCOL naming @what, never read as other data.
+ * q_guest_agent_base64_check() stores the decoded size; the checked text
+ * is then decoded into exactly that many bytes at @out. */
+gboolean     q_guest_agent_base64_check     (const char   *text,
+                                             gsize         len,
+                                             gsize        *decoded_len,
+                                             const char   *what,
+                                             GError      **error);
+void         q_guest_agent_base64_decode    (const char   *text,
+                                             gsize         len,
+                                             guint8       *out);
+/* The base64 string member @name of @object, decoded strictly (missing:
+ * empty; not a string, or not base64: Q_MACHINE_ERROR_PROTOCOL). */
+GBytes      *q_guest_agent_get_base64       (JsonObject   *object,
+                                             const char   *name,
+                                             const char   *what,
+                                             GError      **error);
+
 G_END_DECLS

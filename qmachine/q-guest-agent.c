@@ -68,6 +68,10 @@ struct _QGuestAgent
 
   int        timeout_msec;    /* atomic */
   gboolean   connected;       /* owner's context */
+
+  GMutex     limits_lock;     /* guards the two limits: read by any thread */
+  guint64    max_read_size;
+  guint64    max_copy_size;
 };
 
 G_DEFINE_FINAL_TYPE (QGuestAgent, q_guest_agent, G_TYPE_OBJECT)
@@ -77,6 +81,8 @@ enum {
   PROP_STREAM,
   PROP_CONNECTED,
   PROP_TIMEOUT,
+  PROP_MAX_READ_SIZE,
+  PROP_MAX_COPY_SIZE,
   N_PROPS
 };
 
@@ -167,6 +173,7 @@ q_guest_agent_finalize (GObject *object)
   g_clear_pointer (&self->core, core_unref);
   g_clear_pointer (&self->box, q_box_unref);
   g_clear_object (&self->stream);
+  g_mutex_clear (&self->limits_lock);
 
   G_OBJECT_CLASS (q_guest_agent_parent_class)->finalize (object);
 }
@@ -193,6 +200,14 @@ q_guest_agent_get_property (GObject    *object,
       g_value_set_int (value, q_guest_agent_get_timeout (self));
       break;
 
+    case PROP_MAX_READ_SIZE:
+      g_value_set_uint64 (value, q_guest_agent_get_max_read_size (self));
+      break;
+
+    case PROP_MAX_COPY_SIZE:
+      g_value_set_uint64 (value, q_guest_agent_get_max_copy_size (self));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -214,6 +229,14 @@ q_guest_agent_set_property (GObject      *object,
 
     case PROP_TIMEOUT:
       q_guest_agent_set_timeout (self, g_value_get_int (value));
+      break;
+
+    case PROP_MAX_READ_SIZE:
+      q_guest_agent_set_max_read_size (self, g_value_get_uint64 (value));
+      break;
+
+    case PROP_MAX_COPY_SIZE:
+      q_guest_agent_set_max_copy_size (self, g_value_get_uint64 (value));
       break;
 
     default:
@@ -272,6 +295,40 @@ q_guest_agent_class_init (QGuestAgentClass *klass)
     g_param_spec_int ("timeout", NULL, NULL, -1, G_MAXINT, Q_GUEST_AGENT_DEFAULT_TIMEOUT,
                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * QGuestAgent:max-read-size:
+   *
+   * The most bytes [method@QMachine.GuestAgent.file_read_async] holds in
+   * memory, [const@QMachine.GUEST_AGENT_DEFAULT_MAX_READ_SIZE] (256 MiB)
+   * by default, at most `G_MAXUINT`. The guest need not ever end a file:
+   * past this, the read fails with `G_IO_ERROR_MESSAGE_TOO_LARGE` before
+   * more is kept. Calls started afterwards use it.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_MAX_READ_SIZE] =
+    g_param_spec_uint64 ("max-read-size", NULL, NULL, 0, G_MAXUINT,
+                         Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * QGuestAgent:max-copy-size:
+   *
+   * The most bytes [method@QMachine.GuestAgent.copy_from_guest_async]
+   * writes to the local disk for one copy,
+   * [const@QMachine.GUEST_AGENT_DEFAULT_MAX_COPY_SIZE] (4 GiB) by
+   * default; `G_MAXUINT64` for no limit. The guest need not ever end a
+   * file: past this, the copy fails with `G_IO_ERROR_MESSAGE_TOO_LARGE`,
+   * its temporary file is removed and the destination is left as it was.
+   * Calls started afterwards use it.
+   *
+   * Since: 1.0
+   */
+  properties [PROP_MAX_COPY_SIZE] =
+    g_param_spec_uint64 ("max-copy-size", NULL, NULL, 0, G_MAXUINT64,
+                         Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -312,6 +369,9 @@ static void
 q_guest_agent_init (QGuestAgent *self)
 {
   self->timeout_msec = Q_GUEST_AGENT_DEFAULT_TIMEOUT;
+  g_mutex_init (&self->limits_lock);
+  self->max_read_size = Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE;
+  self->max_copy_size = Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -586,6 +646,109 @@ q_guest_agent_set_timeout (QGuestAgent *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_TIMEOUT]);
 }
 
+/* Sets *@field to @value under the lock; whether it changed. */
+static gboolean
+agent_set_limit (QGuestAgent *self,
+                 guint64     *field,
+                 guint64      value)
+{
+  gboolean changed;
+
+  g_mutex_lock (&self->limits_lock);
+  changed = *field != value;
+  *field = value;
+  g_mutex_unlock (&self->limits_lock);
+  return changed;
+}
+
+static guint64
+agent_get_limit (QGuestAgent   *self,
+                 const guint64 *field)
+{
+  guint64 value;
+
+  g_mutex_lock (&self->limits_lock);
+  value = *field;
+  g_mutex_unlock (&self->limits_lock);
+  return value;
+}
+
+/**
+ * q_guest_agent_get_max_read_size:
+ * @self: a `QGuestAgent`
+ *
+ * Gets [property@QMachine.GuestAgent:max-read-size].
+ *
+ * Returns: the most bytes a file read holds
+ *
+ * Since: 1.0
+ */
+guint64
+q_guest_agent_get_max_read_size (QGuestAgent *self)
+{
+  g_return_val_if_fail (Q_IS_GUEST_AGENT (self), 0);
+  return agent_get_limit (self, &self->max_read_size);
+}
+
+/**
+ * q_guest_agent_set_max_read_size:
+ * @self: a `QGuestAgent`
+ * @max_read_size: the most bytes a file read holds, at most `G_MAXUINT`
+ *
+ * Sets [property@QMachine.GuestAgent:max-read-size]; reads started
+ * afterwards use it.
+ *
+ * Since: 1.0
+ */
+void
+q_guest_agent_set_max_read_size (QGuestAgent *self,
+                                 guint64      max_read_size)
+{
+  g_return_if_fail (Q_IS_GUEST_AGENT (self));
+  g_return_if_fail (max_read_size <= G_MAXUINT);
+
+  if (agent_set_limit (self, &self->max_read_size, max_read_size))
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_READ_SIZE]);
+}
+
+/**
+ * q_guest_agent_get_max_copy_size:
+ * @self: a `QGuestAgent`
+ *
+ * Gets [property@QMachine.GuestAgent:max-copy-size].
+ *
+ * Returns: the most bytes a copy from the guest writes
+ *
+ * Since: 1.0
+ */
+guint64
+q_guest_agent_get_max_copy_size (QGuestAgent *self)
+{
+  g_return_val_if_fail (Q_IS_GUEST_AGENT (self), 0);
+  return agent_get_limit (self, &self->max_copy_size);
+}
+
+/**
+ * q_guest_agent_set_max_copy_size:
+ * @self: a `QGuestAgent`
+ * @max_copy_size: the most bytes a copy from the guest writes, or
+ *   `G_MAXUINT64` for no limit
+ *
+ * Sets [property@QMachine.GuestAgent:max-copy-size]; copies started
+ * afterwards use it.
+ *
+ * Since: 1.0
+ */
+void
+q_guest_agent_set_max_copy_size (QGuestAgent *self,
+                                 guint64      max_copy_size)
+{
+  g_return_if_fail (Q_IS_GUEST_AGENT (self));
+
+  if (agent_set_limit (self, &self->max_copy_size, max_copy_size))
+    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_COPY_SIZE]);
+}
+
 /**
  * q_guest_agent_close:
  * @self: a `QGuestAgent`
@@ -736,4 +899,165 @@ q_guest_agent_execute_detached (QGuestAgent *self,
   core_execute_async (self->core, NULL, command, arguments, FALSE, NULL,
                       q_guest_agent_get_timeout (self), FALSE, FALSE,
                       q_guest_agent_execute_async, NULL, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strict base64 (q-guest-agent-private.h)                                  */
+
+/* The value of each base64 character, 64 for '=', 255 for any other. */
+static const guint8 b64_values[256] = {
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
+   52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255,  64, 255, 255,
+  255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+   15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
+  255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+   41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+
+static inline guint8
+b64_value (guint8 c)
+{
+  return b64_values[c];
+}
+
+static gboolean
+b64_fail (GError     **error,
+          const char  *what,
+          const char  *why,
+          gsize        at)
+{
+  g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+               "The guest agent sent %s that is not valid base64: %s (at byte %" G_GSIZE_FORMAT ")",
+               what, why, at);
+  return FALSE;
+}
+
+gboolean
+q_guest_agent_base64_check (const char   *text,
+                            gsize         len,
+                            gsize        *decoded_len,
+                            const char   *what,
+                            GError      **error)
+{
+  const guint8 *p = (const guint8 *)text;
+  gsize pad = 0;
+
+  if (len % 4 != 0)
+    return b64_fail (error, what, "its length is not a multiple of 4", len);
+
+  /* All but the last quartet: alphabet only (one test for the lot). */
+  if (len > 4)
+    {
+      guint8 any = 0;
+
+      for (gsize i = 0; i < len - 4; i++)
+        any |= b64_value (p[i]);
+      if (any & 0xC0)
+        for (gsize i = 0; i < len - 4; i++)
+          if (b64_value (p[i]) > 63)
+            return b64_fail (error, what, b64_value (p[i]) == 64 ? "padding before the end" :
+                             "a character outside the base64 alphabet", i);
+    }
+  for (gsize i = len >= 4 ? len - 4 : 0; i < len; i++)
+    {
+      guint8 v = b64_value (p[i]);
+
+      if (v == 0xFF)
+        return b64_fail (error, what, "a character outside the base64 alphabet", i);
+      if (v == 64)
+        {
+          /* '=' only as the last one or two characters. */
+          if (i < len - 2 || (i == len - 2 && p[len - 1] != '='))
+            return b64_fail (error, what, "padding before the end", i);
+          pad++;
+        }
+    }
+
+  if (pad > 0)
+    {
+      /* The bits after the last byte must be zero: anything else means
+       * another encoder or other data. */
+      guint8 last = b64_value (p[len - pad - 1]);
+
+      if ((pad == 1 && (last & 0x03) != 0) || (pad == 2 && (last & 0x0F) != 0))
+        return b64_fail (error, what, "bits set after the last byte", len - pad - 1);
+    }
+
+  *decoded_len = len / 4 * 3 - pad;
+  return TRUE;
+}
+
+void
+q_guest_agent_base64_decode (const char *text,
+                             gsize       len,
+                             guint8     *out)
+{
+  const guint8 *p = (const guint8 *)text;
+  gsize i;
+
+  if (len == 0)
+    return;
+
+  /* Whole quartets, then the last, which may be padded. */
+  for (i = 0; i + 4 < len; i += 4)
+    {
+      guint32 v = ((guint32)b64_value (p[i]) << 18) | ((guint32)b64_value (p[i + 1]) << 12) |
+                  ((guint32)b64_value (p[i + 2]) << 6) | b64_value (p[i + 3]);
+
+      out[0] = v >> 16;
+      out[1] = (v >> 8) & 0xFF;
+      out[2] = v & 0xFF;
+      out += 3;
+    }
+
+  {
+    guint32 v = ((guint32)b64_value (p[i]) << 18) | ((guint32)b64_value (p[i + 1]) << 12);
+
+    *out++ = v >> 16;
+    if (p[i + 2] != '=')
+      {
+        v |= (guint32)b64_value (p[i + 2]) << 6;
+        *out++ = (v >> 8) & 0xFF;
+        if (p[i + 3] != '=')
+          *out = (v | b64_value (p[i + 3])) & 0xFF;
+      }
+  }
+}
+
+GBytes *
+q_guest_agent_get_base64 (JsonObject  *object,
+                          const char  *name,
+                          const char  *what,
+                          GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  const char *text;
+  gsize len, size;
+  guint8 *data;
+
+  if (node == NULL)
+    return g_bytes_new (NULL, 0);
+  text = q_json_get_string (object, name);
+  if (text == NULL)
+    {
+      g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                   "The guest agent sent %s that is not a string", what);
+      return NULL;
+    }
+  len = strlen (text);
+  if (!q_guest_agent_base64_check (text, len, &size, what, error))
+    return NULL;
+  data = g_malloc (MAX (size, 1));
+  q_guest_agent_base64_decode (text, len, data);
+  return g_bytes_new_take (data, size);
 }

@@ -46,6 +46,24 @@ typedef enum
  */
 #define Q_GUEST_AGENT_DEFAULT_TIMEOUT 30000
 
+/**
+ * Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE:
+ *
+ * The default of [property@QMachine.GuestAgent:max-read-size]: 256 MiB.
+ *
+ * Since: 1.0
+ */
+#define Q_GUEST_AGENT_DEFAULT_MAX_READ_SIZE ((guint64) 268435456)
+
+/**
+ * Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE:
+ *
+ * The default of [property@QMachine.GuestAgent:max-copy-size]: 4 GiB.
+ *
+ * Since: 1.0
+ */
+#define Q_GUEST_AGENT_DEFAULT_MAX_COPY_SIZE ((guint64) 4294967296)
+
 #define Q_TYPE_GUEST_AGENT (q_guest_agent_get_type ())
 
 QMACHINE_AVAILABLE_IN_ALL
@@ -77,6 +95,16 @@ int          q_guest_agent_get_timeout         (QGuestAgent         *self);
 QMACHINE_AVAILABLE_IN_ALL
 void         q_guest_agent_set_timeout         (QGuestAgent         *self,
                                                 int                  timeout_msec);
+QMACHINE_AVAILABLE_IN_ALL
+guint64      q_guest_agent_get_max_read_size   (QGuestAgent         *self);
+QMACHINE_AVAILABLE_IN_ALL
+void         q_guest_agent_set_max_read_size   (QGuestAgent         *self,
+                                                guint64              max_read_size);
+QMACHINE_AVAILABLE_IN_ALL
+guint64      q_guest_agent_get_max_copy_size   (QGuestAgent         *self);
+QMACHINE_AVAILABLE_IN_ALL
+void         q_guest_agent_set_max_copy_size   (QGuestAgent         *self,
+                                                guint64              max_copy_size);
 QMACHINE_AVAILABLE_IN_ALL
 void         q_guest_agent_close               (QGuestAgent         *self);
 
@@ -237,6 +265,26 @@ gboolean     q_guest_agent_copy_from_guest     (QGuestAgent         *self,
                                                 GFile               *destination,
                                                 GCancellable        *cancellable,
                                                 GError             **error);
+
+QMACHINE_AVAILABLE_IN_ALL
+void         q_guest_agent_copy_from_guest_full_async (QGuestAgent  *self,
+                                                       const char   *guest_path,
+                                                       GFile        *destination,
+                                                       guint         mode,
+                                                       GCancellable *cancellable,
+                                                       GAsyncReadyCallback callback,
+                                                       gpointer      user_data);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean     q_guest_agent_copy_from_guest_full_finish (QGuestAgent *self,
+                                                        GAsyncResult *result,
+                                                        GError     **error);
+QMACHINE_AVAILABLE_IN_ALL
+gboolean     q_guest_agent_copy_from_guest_full (QGuestAgent        *self,
+                                                 const char         *guest_path,
+                                                 GFile              *destination,
+                                                 guint               mode,
+                                                 GCancellable       *cancellable,
+                                                 GError            **error);
 
 QMACHINE_AVAILABLE_IN_ALL
 void         q_guest_agent_shutdown_async      (QGuestAgent         *self,

@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -43,6 +45,11 @@ typedef struct
   int       closes;     /* atomic */
   int       shutdowns;  /* atomic */
   gboolean  owe_reply;
+  /* Set before the command that uses them is sent: */
+  const char * const *script;   /* guest-file-read replies in turn, the last repeated */
+  guint     next;               /* the fake's */
+  const char *exec_status;      /* the guest-exec-status reply, or a huge line */
+  gboolean  short_write;        /* guest-file-write says a byte less was written */
 } Fake;
 
 static void
@@ -148,7 +155,22 @@ fake_handle (Fake *fake, const char *line)
   else if (g_str_equal (command, "guest-file-open"))
     fake_say (fake, "{\"return\": 7}\n");
   else if (g_str_equal (command, "guest-file-read"))
-    g_atomic_int_inc (&fake->reads);   /* FAKE_HANG: no reply */
+    {
+      g_atomic_int_inc (&fake->reads);   /* no script: no reply */
+      if (fake->script != NULL)
+        {
+          fake_say (fake, fake->script[fake->next]);
+          if (fake->script[fake->next + 1] != NULL)
+            fake->next++;
+        }
+    }
+  else if (g_str_equal (command, "guest-file-write"))
+    {
+      g_autofree char *reply =
+        g_strdup_printf ("{\"return\": {\"count\": %" G_GINT64_FORMAT ", \"eof\": false}}\n",
+                         json_object_get_int_member (args, "count") - (fake->short_write ? 1 : 0));
+      fake_say (fake, reply);
+    }
   else if (g_str_equal (command, "guest-file-close"))
     {
       g_atomic_int_inc (&fake->closes);
@@ -156,6 +178,8 @@ fake_handle (Fake *fake, const char *line)
     }
   else if (g_str_equal (command, "guest-exec"))
     fake_say (fake, "{\"return\": {\"pid\": 5}}\n");
+  else if (g_str_equal (command, "guest-exec-status") && fake->exec_status != NULL)
+    fake_say (fake, fake->exec_status);
   else if (g_str_equal (command, "guest-exec-status"))
     {
       /* An answer past the agent client's 48 MiB limit. */
@@ -593,6 +617,616 @@ test_fake_close_pending (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A hostile agent: file data, sizes and exit codes it should not send      */
+
+/* A guest-file-read reply carrying @len bytes of @data. */
+static char *
+read_reply (const char *data,
+            gsize       len,
+            gboolean    eof)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *)data, len);
+
+  return g_strdup_printf ("{\"return\": {\"count\": %" G_GSIZE_FORMAT ", \"buf-b64\": \"%s\", "
+                          "\"eof\": %s}}\n", len, b64, eof ? "true" : "false");
+}
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(char * const *)a, *(char * const *)b);
+}
+
+/* The names in @dir, sorted, joined with spaces ("" when empty). */
+static char *
+list_dir (const char *dir)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_dir_close (d);
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **)names->pdata);
+}
+
+static char *
+read_local (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, &error));
+  g_assert_no_error (error);
+  return contents;
+}
+
+static void
+rm_rf (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        rm_rf (path);
+      else
+        g_unlink (path);
+    }
+  if (d != NULL)
+    g_dir_close (d);
+  g_rmdir (dir);
+}
+
+/* Copies "/f" from the fake's script to @dest. */
+static gboolean
+copy_out (QGuestAgent  *agent,
+          const char   *dest,
+          GError      **error)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (dest);
+
+  return q_guest_agent_copy_from_guest (agent, "/f", file, NULL, error);
+}
+
+static void
+test_hostile_copy_symlink (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *target = g_build_filename (dir, "target", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autofree char *chunk = read_reply ("from the guest", 14, TRUE);
+  g_autofree char *contents = NULL;
+  g_autofree char *listing = NULL;
+  const char *script[] = { chunk, NULL };
+  struct stat st;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  /* Someone planted the destination as a link to a file of ours. */
+  g_assert_true (g_file_set_contents (target, "precious", -1, NULL));
+  g_assert_cmpint (symlink (target, dest), ==, 0);
+
+  fake.script = script;
+  g_assert_true (copy_out (agent, dest, &error));
+  g_assert_no_error (error);
+
+  /* The link was replaced, not written through. */
+  g_assert_cmpint (lstat (dest, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  contents = read_local (dest);
+  g_assert_cmpstr (contents, ==, "from the guest");
+  g_clear_pointer (&contents, g_free);
+  contents = read_local (target);
+  g_assert_cmpstr (contents, ==, "precious");
+  listing = list_dir (dir);
+  g_assert_cmpstr (listing, ==, "dest target");
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+static void
+test_hostile_copy_mode (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autofree char *chunk = read_reply ("data", 4, TRUE);
+  const char *script[] = { chunk, NULL };
+  struct stat st;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+  mode_t old_umask = umask (0);
+
+  /* 0600 by default, whatever the umask allows. */
+  fake.script = script;
+  g_assert_true (copy_out (agent, dest, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (dest, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+
+  /* The mode asked for, exactly: the umask is not applied. */
+  umask (077);
+  fake.next = 0;
+  file = g_file_new_for_path (dest);
+  g_assert_true (q_guest_agent_copy_from_guest_full (agent, "/f", file, 0640, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (dest, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0640);
+  umask (old_umask);
+
+  /* Only local files. */
+  g_clear_object (&file);
+  file = g_file_new_for_uri ("resource:///no/such");
+  g_assert_false (q_guest_agent_copy_from_guest (agent, "/f", file, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+static void
+test_hostile_copy_fails_midway (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *old = g_build_filename (dir, "old", NULL);
+  g_autofree char *fresh = g_build_filename (dir, "new", NULL);
+  g_autofree char *chunk = read_reply ("partial data", 12, FALSE);
+  g_autofree char *contents = NULL;
+  g_autofree char *listing = NULL;
+  const char *script[] = { chunk, chunk,
+                           "{\"error\": {\"class\": \"GenericError\", \"desc\": \"I/O error\"}}\n",
+                           NULL };
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  g_assert_true (g_file_set_contents (old, "what it held", -1, NULL));
+
+  /* An existing destination keeps what it held. */
+  fake.script = script;
+  g_assert_false (copy_out (agent, old, &error));
+  g_assert_error (error, Q_QMP_ERROR, Q_QMP_ERROR_GENERIC_ERROR);
+  g_clear_error (&error);
+  contents = read_local (old);
+  g_assert_cmpstr (contents, ==, "what it held");
+
+  /* A new one stays absent; no temporary file either way. */
+  fake.next = 0;
+  g_assert_false (copy_out (agent, fresh, &error));
+  g_assert_error (error, Q_QMP_ERROR, Q_QMP_ERROR_GENERIC_ERROR);
+  g_clear_error (&error);
+  listing = list_dir (dir);
+  g_assert_cmpstr (listing, ==, "old");
+  /* The guest's handle was freed each time. */
+  g_assert_true (q_guest_agent_ping (agent, NULL, &error));
+  g_assert_cmpint (g_atomic_int_get (&fake.closes), ==, 2);
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+static void
+copy_done_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GError **out = user_data;
+
+  g_assert_false (q_guest_agent_copy_from_guest_finish (Q_GUEST_AGENT (object), result, out));
+  g_assert_nonnull (*out);
+}
+
+static void
+test_hostile_copy_cancelled (void)
+{
+  g_autoptr(GError) cancelled = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autofree char *listing = NULL;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_HANG);
+
+  /* The agent never answers the read: the temporary file exists then,
+   * and is gone when the cancelled call returns. */
+  file = g_file_new_for_path (dest);
+  q_guest_agent_copy_from_guest_async (agent, "/f", file, cancellable, copy_done_cb, &cancelled);
+  while (g_atomic_int_get (&fake.reads) == 0)
+    g_main_context_iteration (NULL, FALSE);
+  listing = list_dir (dir);
+  g_assert_true (g_str_has_prefix (listing, ".qmachine-copy-"));
+  g_clear_pointer (&listing, g_free);
+  g_cancellable_cancel (cancellable);
+  while (cancelled == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  listing = list_dir (dir);
+  g_assert_cmpstr (listing, ==, "");
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+static void
+test_hostile_copy_limit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *dest = g_build_filename (dir, "dest", NULL);
+  g_autofree char *old = g_build_filename (dir, "old", NULL);
+  g_autofree char *data = g_malloc0 (48 * 1024);
+  g_autofree char *chunk = read_reply (data, 48 * 1024, FALSE);
+  g_autofree char *listing = NULL;
+  g_autofree char *contents = NULL;
+  const char *script[] = { chunk, NULL };
+  guint64 limit = 0;
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  g_assert_cmpuint (q_guest_agent_get_max_copy_size (agent), ==, G_GUINT64_CONSTANT (4) << 30);
+  g_assert_cmpuint (q_guest_agent_get_max_read_size (agent), ==, 256u << 20);
+
+  /* A guest that never ends the file: stopped at the limit. */
+  g_object_set (agent, "max-copy-size", (guint64)200000, NULL);
+  g_object_get (agent, "max-copy-size", &limit, NULL);
+  g_assert_cmpuint (limit, ==, 200000);
+  g_assert_true (g_file_set_contents (old, "what it held", -1, NULL));
+  fake.script = script;
+  g_assert_false (copy_out (agent, dest, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "200000"));
+  g_clear_error (&error);
+  g_assert_false (copy_out (agent, old, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_clear_error (&error);
+  g_assert_cmpint (g_atomic_int_get (&fake.reads), ==, 2 * 5);   /* 4 chunks fit, the 5th not */
+  listing = list_dir (dir);
+  g_assert_cmpstr (listing, ==, "old");
+  contents = read_local (old);
+  g_assert_cmpstr (contents, ==, "what it held");
+
+  /* The same for what file_read holds. */
+  q_guest_agent_set_max_read_size (agent, 100000);
+  g_assert_null (q_guest_agent_file_read (agent, "/f", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+  g_clear_error (&error);
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+static void
+test_hostile_copy_shared_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  g_autofree char *shared = g_build_filename (dir, "shared", NULL);
+  g_autofree char *sticky = g_build_filename (dir, "sticky", NULL);
+  g_autofree char *dest = g_build_filename (shared, "dest", NULL);
+  g_autofree char *sticky_dest = g_build_filename (sticky, "dest", NULL);
+  g_autofree char *chunk = read_reply ("data", 4, TRUE);
+  g_autofree char *listing = NULL;
+  const char *script[] = { chunk, NULL };
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  /* Anyone could swap the file in there for a link after the copy: refused
+   * before the guest is asked for anything. */
+  g_assert_cmpint (g_mkdir (shared, 0700), ==, 0);
+  g_assert_cmpint (chmod (shared, 0777), ==, 0);
+  fake.script = script;
+  g_assert_false (copy_out (agent, dest, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "not sticky"));
+  g_clear_error (&error);
+  listing = list_dir (shared);
+  g_assert_cmpstr (listing, ==, "");
+  g_assert_cmpint (g_atomic_int_get (&fake.reads), ==, 0);
+
+  /* Sticky, like /tmp: nobody else can rename what we put there. */
+  g_assert_cmpint (g_mkdir (sticky, 0700), ==, 0);
+  g_assert_cmpint (chmod (sticky, 01777), ==, 0);
+  g_assert_true (copy_out (agent, sticky_dest, &error));
+  g_assert_no_error (error);
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+#define NOBODY 65534
+
+static void
+test_hostile_copy_other_user (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *shared = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *dest = NULL;
+  g_autofree char *theirs = NULL;
+  g_autofree char *in_theirs = NULL;
+  g_autofree char *chunk = read_reply ("data", 4, TRUE);
+  g_autofree char *contents = NULL;
+  const char *script[] = { chunk, NULL };
+  struct stat st;
+  Fake fake;
+  QGuestAgent *agent;
+  pid_t pid;
+  int status;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("Needs root, to plant files as another user (uid 65534)");
+      return;
+    }
+
+  dir = g_dir_make_tmp ("qm-agent-copy-XXXXXX", NULL);
+  shared = g_build_filename (dir, "shared", NULL);
+  target = g_build_filename (dir, "target", NULL);
+  dest = g_build_filename (shared, "dest", NULL);
+  theirs = g_build_filename (shared, "theirs", NULL);
+  in_theirs = g_build_filename (theirs, "dest", NULL);
+  g_assert_cmpint (chmod (dir, 0711), ==, 0);
+  g_assert_cmpint (g_mkdir (shared, 0700), ==, 0);
+  g_assert_cmpint (chmod (shared, 01777), ==, 0);
+  g_assert_true (g_file_set_contents (target, "precious", -1, NULL));
+
+  /* Another user, in a sticky directory such as /tmp, plants a link
+   * where the copy goes, and a directory of theirs (the child makes
+   * system calls only). */
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      if (setgid (NOBODY) != 0 || setuid (NOBODY) != 0 ||
+          symlink (target, dest) != 0 || mkdir (theirs, 0755) != 0)
+        _exit (1);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_cmpint (lstat (dest, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+  g_assert_cmpuint (st.st_uid, ==, NOBODY);
+
+  agent = fake_start (&fake, FAKE_NORMAL);
+  fake.script = script;
+
+  /* Root may replace their link: it does, and the target is untouched. */
+  g_assert_true (copy_out (agent, dest, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (dest, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpuint (st.st_uid, ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  contents = read_local (target);
+  g_assert_cmpstr (contents, ==, "precious");
+
+  /* Their directory: they could swap anything in it. */
+  fake.next = 0;
+  g_assert_false (copy_out (agent, in_theirs, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "another user"));
+  g_assert_false (g_file_test (in_theirs, G_FILE_TEST_EXISTS));
+
+  fake_stop (&fake, agent);
+  rm_rf (dir);
+}
+
+/* file_read of a guest file whose one reply is @reply: fails with @code
+ * in @domain. */
+static void
+assert_read_fails (Fake        *fake,
+                   QGuestAgent *agent,
+                   const char  *reply,
+                   GQuark       domain,
+                   int          code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) data = NULL;
+  const char *script[] = { reply, NULL };
+
+  fake->script = script;
+  fake->next = 0;
+  data = q_guest_agent_file_read (agent, "/f", NULL, &error);
+  g_assert_null (data);
+  g_assert_error (error, domain, code);
+  g_test_message ("%s -> %s", reply, error->message);
+  fake->script = NULL;
+}
+
+#define READ_REPLY(count, b64, eof) \
+  "{\"return\": {\"count\": " count ", \"buf-b64\": \"" b64 "\", \"eof\": " eof "}}\n"
+
+static void
+test_hostile_base64 (void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *bad[] = {
+    READ_REPLY ("3", "QUJ", "true"),       /* not a multiple of 4 */
+    READ_REPLY ("3", "QU!D", "true"),      /* outside the alphabet */
+    READ_REPLY ("3", "QUJD\\n", "true"),   /* no line breaks */
+    READ_REPLY ("6", "QU=DQUJD", "true"),  /* padding before the end */
+    READ_REPLY ("1", "Q===", "true"),      /* too much padding */
+    READ_REPLY ("2", "QUJ=", "true"),      /* bits after the last byte */
+    READ_REPLY ("1", "QR==", "true"),
+    READ_REPLY ("3", "QUJD====", "true"),
+  };
+  const char *good = READ_REPLY ("5", "QUJDREU=", "true");
+  g_autoptr(GBytes) data = NULL;
+  const char *script[] = { good, NULL };
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    assert_read_fails (&fake, agent, bad[i], Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+
+  fake.script = script;
+  fake.next = 0;
+  data = q_guest_agent_file_read (agent, "/f", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (data, NULL), g_bytes_get_size (data), "ABCDE", 5);
+
+  /* Chunks of every length modulo 3 and every byte value decode as
+   * GLib's encoder wrote them. */
+  {
+    g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr(GByteArray) want = g_byte_array_new ();
+    g_autoptr(GBytes) got = NULL;
+    guint8 bytes[1024];
+
+    for (guint i = 0; i < sizeof bytes; i++)
+      bytes[i] = (i * 7 + i / 256) & 0xFF;
+    for (guint len = 1; len <= 20; len++)
+      {
+        g_ptr_array_add (replies, read_reply ((char *)bytes + len * 13, len, FALSE));
+        g_byte_array_append (want, bytes + len * 13, len);
+      }
+    g_ptr_array_add (replies, read_reply ((char *)bytes, sizeof bytes, TRUE));
+    g_byte_array_append (want, bytes, sizeof bytes);
+    g_ptr_array_add (replies, NULL);
+
+    fake.script = (const char * const *)replies->pdata;
+    fake.next = 0;
+    got = q_guest_agent_file_read (agent, "/f", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), want->data, want->len);
+    fake.script = NULL;
+  }
+
+  /* The same for a program's output. */
+  {
+    const char *argv[] = { "true", NULL };
+    const char *statuses[] = {
+      "{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": \"aGk*\"}}\n",
+      "{\"return\": {\"exited\": true, \"exitcode\": 0, \"err-data\": \"aGk\"}}\n",
+      "{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": 12}}\n",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+      {
+        g_autoptr(GBytes) out = NULL;
+
+        fake.exec_status = statuses[i];
+        g_assert_false (q_guest_agent_exec (agent, argv, NULL, NULL, -1, NULL, &out, NULL, NULL, &error));
+        g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+        g_assert_null (out);
+        g_clear_error (&error);
+      }
+  }
+
+  fake_stop (&fake, agent);
+}
+
+static void
+test_hostile_counts (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) data = g_bytes_new_static ("hello", 5);
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  /* "count" must be the size of the data sent. */
+  assert_read_fails (&fake, agent, READ_REPLY ("4", "QUJD", "true"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("2", "QUJD", "true"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("-3", "QUJD", "true"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("3.0", "QUJD", "true"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("\"3\"", "QUJD", "true"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("3", "QUJD", "1"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, "{\"return\": {\"count\": 0, \"eof\": true}}\n",
+                     Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, "{\"return\": {\"count\": 0, \"buf-b64\": \"\"}}\n",
+                     Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  assert_read_fails (&fake, agent, READ_REPLY ("0", "", "false"), Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  /* More than asked for. */
+  {
+    g_autofree char *raw = g_malloc0 (48 * 1024 + 3);
+    g_autofree char *reply = read_reply (raw, 48 * 1024 + 3, TRUE);
+
+    assert_read_fails (&fake, agent, reply, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  }
+
+  /* A write the agent did not do in full is a failed write. */
+  fake.short_write = TRUE;
+  g_assert_false (q_guest_agent_file_write (agent, "/f", data, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "wrote 4 of 5 bytes"));
+  g_clear_error (&error);
+  fake.short_write = FALSE;
+  g_assert_true (q_guest_agent_file_write (agent, "/f", data, NULL, &error));
+  g_assert_no_error (error);
+
+  fake_stop (&fake, agent);
+}
+
+static void
+test_hostile_exit_codes (void)
+{
+  const char *argv[] = { "true", NULL };
+  const struct
+  {
+    const char *status;
+    int         expected;   /* G_MININT: a protocol error */
+  } cases[] = {
+    { "{\"return\": {\"exited\": true, \"exitcode\": 3}}\n", 3 },
+    { "{\"return\": {\"exited\": true, \"exitcode\": -5}}\n", -5 },
+    { "{\"return\": {\"exited\": true, \"exitcode\": -1073741819}}\n", -1073741819 },
+    { "{\"return\": {\"exited\": true, \"signal\": 9}}\n", 128 + 9 },
+    { "{\"return\": {\"exited\": true, \"exitcode\": 4294967296}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"exitcode\": -2147483649}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"exitcode\": \"0\"}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"exitcode\": 0.5}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"signal\": 0}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"signal\": 128}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true, \"signal\": -9}}\n", G_MININT },
+    { "{\"return\": {\"exited\": true}}\n", G_MININT },
+    { "{\"return\": {\"exited\": 1, \"exitcode\": 0}}\n", G_MININT },
+    { "{\"return\": {\"exitcode\": 0}}\n", G_MININT },
+  };
+  Fake fake;
+  QGuestAgent *agent = fake_start (&fake, FAKE_NORMAL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      int status = 12345;
+      gboolean ok;
+
+      fake.exec_status = cases[i].status;
+      ok = q_guest_agent_exec (agent, argv, NULL, NULL, -1, &status, NULL, NULL, NULL, &error);
+      if (cases[i].expected == G_MININT)
+        {
+          g_assert_false (ok);
+          g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+          g_assert_cmpint (status, ==, 12345);
+          g_test_message ("%s -> %s", cases[i].status, error->message);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpint (status, ==, cases[i].expected);
+        }
+    }
+
+  fake_stop (&fake, agent);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The real qemu-ga in the test guest                                       */
 
 #define MARKER "QMACHINE-GUEST-READY"
@@ -1014,6 +1648,16 @@ main (int argc, char *argv[])
   g_test_add_func ("/qmachine/guest-agent/fake/shutdown-no-reply", test_fake_shutdown_no_reply);
   g_test_add_func ("/qmachine/guest-agent/fake/close-pending", test_fake_close_pending);
   g_test_add_func ("/qmachine/guest-agent/fake/cancel", test_fake_cancel);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-symlink", test_hostile_copy_symlink);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-mode", test_hostile_copy_mode);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-fails-midway", test_hostile_copy_fails_midway);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-cancelled", test_hostile_copy_cancelled);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-limit", test_hostile_copy_limit);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-shared-dir", test_hostile_copy_shared_dir);
+  g_test_add_func ("/qmachine/guest-agent/hostile/copy-other-user", test_hostile_copy_other_user);
+  g_test_add_func ("/qmachine/guest-agent/hostile/base64", test_hostile_base64);
+  g_test_add_func ("/qmachine/guest-agent/hostile/counts", test_hostile_counts);
+  g_test_add_func ("/qmachine/guest-agent/hostile/exit-codes", test_hostile_exit_codes);
 
   if (g_getenv ("QMACHINE_GUEST_KERNEL") != NULL)
     {
