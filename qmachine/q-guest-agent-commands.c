@@ -140,8 +140,8 @@ q_guest_agent_sync_async (QGuestAgent         *self,
   GTask *task;
   Simple *s;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_guest_agent_sync_async);
@@ -202,6 +202,8 @@ q_guest_agent_sync (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_sync_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_sync_finish (self, result, error);
 }
@@ -223,8 +225,8 @@ q_guest_agent_ping_async (QGuestAgent         *self,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   simple_async (self, "guest-ping", NULL, REPLY_BOOLEAN, q_guest_agent_ping_async,
                 cancellable, callback, user_data);
@@ -279,6 +281,8 @@ q_guest_agent_ping (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_ping_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_ping_finish (self, result, error);
 }
@@ -300,8 +304,8 @@ q_guest_agent_info_async (QGuestAgent         *self,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   simple_async (self, "guest-info", NULL, REPLY_OBJECT, q_guest_agent_info_async,
                 cancellable, callback, user_data);
@@ -357,6 +361,8 @@ q_guest_agent_info (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_info_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_guest_agent_info_finish (self, result, error);
 }
@@ -385,8 +391,8 @@ q_guest_agent_shutdown_async (QGuestAgent         *self,
 {
   g_autoptr(JsonObject) args = NULL;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   if (mode != NULL)
     {
@@ -448,6 +454,8 @@ q_guest_agent_shutdown (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_shutdown_async (self, mode, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_shutdown_finish (self, result, error);
 }
@@ -471,8 +479,8 @@ q_guest_agent_fsfreeze_async (QGuestAgent         *self,
                               GAsyncReadyCallback  callback,
                               gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   simple_async (self, "guest-fsfreeze-freeze", NULL, REPLY_INT, q_guest_agent_fsfreeze_async,
                 cancellable, callback, user_data);
@@ -527,6 +535,8 @@ q_guest_agent_fsfreeze (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_fsfreeze_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return -1;
 
   return q_guest_agent_fsfreeze_finish (self, result, error);
 }
@@ -548,8 +558,8 @@ q_guest_agent_fsthaw_async (QGuestAgent         *self,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   simple_async (self, "guest-fsfreeze-thaw", NULL, REPLY_INT, q_guest_agent_fsthaw_async,
                 cancellable, callback, user_data);
@@ -604,6 +614,8 @@ q_guest_agent_fsthaw (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_fsthaw_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return -1;
 
   return q_guest_agent_fsthaw_finish (self, result, error);
 }
@@ -625,8 +637,8 @@ q_guest_agent_network_interfaces_async (QGuestAgent         *self,
                                         GAsyncReadyCallback  callback,
                                         gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   simple_async (self, "guest-network-get-interfaces", NULL, REPLY_ARRAY,
                 q_guest_agent_network_interfaces_async, cancellable, callback, user_data);
@@ -682,6 +694,8 @@ q_guest_agent_network_interfaces (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_network_interfaces_async (self, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_guest_agent_network_interfaces_finish (self, result, error);
 }

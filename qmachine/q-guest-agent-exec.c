@@ -276,9 +276,9 @@ q_guest_agent_exec_async (QGuestAgent         *self,
   GTask *task;
   Exec *x;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
-  g_return_if_fail (timeout_msec >= -1);
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
+  q_return_async_if_fail (timeout_msec >= -1, callback, user_data);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_guest_agent_exec_async);
@@ -417,6 +417,8 @@ q_guest_agent_exec (QGuestAgent         *self,
   q_guest_agent_exec_async (self, argv, envp, input, timeout_msec, cancellable,
                             q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_exec_finish (self, result, exit_status, stdout_data, stderr_data, error);
 }

@@ -789,9 +789,9 @@ q_guest_agent_file_read_async (QGuestAgent         *self,
   GTask *task;
   Xfer *t;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (path != NULL);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (path != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = xfer_new (self, path, FALSE, q_guest_agent_file_read_async, cancellable, callback, user_data);
   t = g_task_get_task_data (task);
@@ -853,6 +853,8 @@ q_guest_agent_file_read (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_file_read_async (self, path, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_guest_agent_file_read_finish (self, result, error);
 }
@@ -881,10 +883,10 @@ q_guest_agent_file_write_async (QGuestAgent         *self,
 {
   GTask *task;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (path != NULL);
-  g_return_if_fail (data != NULL);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (path != NULL, callback, user_data);
+  q_return_async_if_fail (data != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = xfer_new (self, path, TRUE, q_guest_agent_file_write_async, cancellable, callback, user_data);
   ((Xfer *)g_task_get_task_data (task))->data = g_bytes_ref (data);
@@ -947,6 +949,8 @@ q_guest_agent_file_write (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_file_write_async (self, path, data, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_file_write_finish (self, result, error);
 }
@@ -994,10 +998,10 @@ q_guest_agent_copy_to_guest_async (QGuestAgent         *self,
 {
   GTask *task;
 
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (G_IS_FILE (source));
-  g_return_if_fail (guest_path != NULL);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (G_IS_FILE (source), callback, user_data);
+  q_return_async_if_fail (guest_path != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = xfer_new (self, guest_path, TRUE, q_guest_agent_copy_to_guest_async,
                    cancellable, callback, user_data);
@@ -1059,6 +1063,8 @@ q_guest_agent_copy_to_guest (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_copy_to_guest_async (self, source, guest_path, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_copy_to_guest_finish (self, result, error);
 }
@@ -1154,10 +1160,10 @@ q_guest_agent_copy_from_guest_async (QGuestAgent         *self,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (guest_path != NULL);
-  g_return_if_fail (G_IS_FILE (destination));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (guest_path != NULL, callback, user_data);
+  q_return_async_if_fail (G_IS_FILE (destination), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   copy_from_start (self, guest_path, destination, 0600, q_guest_agent_copy_from_guest_async,
                    cancellable, callback, user_data);
@@ -1219,6 +1225,8 @@ q_guest_agent_copy_from_guest (QGuestAgent   *self,
   q_guest_agent_copy_from_guest_async (self, guest_path, destination, cancellable,
                                        q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_copy_from_guest_finish (self, result, error);
 }
@@ -1270,11 +1278,11 @@ q_guest_agent_copy_from_guest_full_async (QGuestAgent         *self,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (guest_path != NULL);
-  g_return_if_fail (G_IS_FILE (destination));
-  g_return_if_fail (mode <= 0777);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (guest_path != NULL, callback, user_data);
+  q_return_async_if_fail (G_IS_FILE (destination), callback, user_data);
+  q_return_async_if_fail (mode <= 0777, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   copy_from_start (self, guest_path, destination, mode, q_guest_agent_copy_from_guest_full_async,
                    cancellable, callback, user_data);
@@ -1340,6 +1348,8 @@ q_guest_agent_copy_from_guest_full (QGuestAgent   *self,
   q_guest_agent_copy_from_guest_full_async (self, guest_path, destination, mode, cancellable,
                                             q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return FALSE;
 
   return q_guest_agent_copy_from_guest_full_finish (self, result, error);
 }

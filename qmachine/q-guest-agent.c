@@ -478,8 +478,8 @@ q_guest_agent_new_for_address_async (GSocketAddress      *address,
   GTask *task;
   GError *error = NULL;
 
-  g_return_if_fail (G_IS_SOCKET_ADDRESS (address));
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (G_IS_SOCKET_ADDRESS (address), callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, q_guest_agent_new_for_address_async);
@@ -543,6 +543,8 @@ q_guest_agent_new_for_address (GSocketAddress  *address,
   q_sync_call_begin (&call);
   q_guest_agent_new_for_address_async (address, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_guest_agent_new_for_address_finish (result, error);
 }
@@ -794,9 +796,9 @@ q_guest_agent_execute_async (QGuestAgent         *self,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  g_return_if_fail (Q_IS_GUEST_AGENT (self));
-  g_return_if_fail (command != NULL);
-  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+  q_return_async_if_fail (Q_IS_GUEST_AGENT (self), callback, user_data);
+  q_return_async_if_fail (command != NULL, callback, user_data);
+  q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   core_execute_async (self->core, self, command, arguments, FALSE, NULL,
                       q_guest_agent_get_timeout (self), FALSE, FALSE,
@@ -861,6 +863,8 @@ q_guest_agent_execute (QGuestAgent   *self,
   q_sync_call_begin (&call);
   q_guest_agent_execute_async (self, command, arguments, cancellable, q_sync_call_done, &call);
   result = q_sync_call_end (&call);
+  if (result == NULL)
+    return NULL;
 
   return q_guest_agent_execute_finish (self, result, error);
 }

@@ -67,9 +67,6 @@ q_json_get_int (JsonObject *object,
   return TRUE;
 }
 
-/* A base64 string member, decoded (missing: empty). */
-GBytes  *q_json_get_base64     (JsonObject          *object,
-                                const char          *name);
 
 GError *q_qmp_error_from_json (JsonObject          *error_object);
 char    *q_qemu_opt_quote      (const char          *value,

@@ -95,20 +95,6 @@ q_check_socket_address (GSocketAddress  *address,
   return TRUE;
 }
 
-GBytes *
-q_json_get_base64 (JsonObject *object,
-                   const char *name)
-{
-  const char *text = q_json_get_string (object, name);
-  guchar *data;
-  gsize len;
-
-  if (text == NULL)
-    return g_bytes_new (NULL, 0);
-  data = g_base64_decode (text, &len);
-  return g_bytes_new_take (data, len);
-}
-
 static char *
 spawn_helper_candidate (const char *dir)
 {
