@@ -122,6 +122,9 @@ scan_string (Scan *s)
               for (int k = 1; k <= 4; k++)
                 if (s->i + k >= s->len || !g_ascii_isxdigit (s->p[s->i + k]))
                   return scan_fail (s, "a bad \\u escape in a string");
+              /* json-glib would end the string there: another value. */
+              if (memcmp (s->p + s->i + 1, "0000", 4) == 0)
+                return scan_fail (s, "a NUL character (\\u0000) in a string");
               s->i += 5;
               break;
             default:

@@ -1006,6 +1006,7 @@ static const HostileLine hostile_lines[] = {
   { "nan", NULL, "{\"event\": \"X\", \"n\": NaN}" },
   { "control-in-string", NULL, "{\"event\": \"X\ty\"}" },
   { "bad-escape", NULL, "{\"event\": \"X\\q\"}" },
+  { "nul-escape", NULL, "{\"event\": \"X\\u0000Y\"}" },
   { "invalid-utf8", NULL, "{\"event\": \"X\xff\xfe\"}" },
   { "truncated-utf8", NULL, "{\"event\": \"X\xe2\x82\"}" },
   { "non-string-key", NULL, "{event: \"X\"}" },
