@@ -329,9 +329,10 @@ console_emit (QConsole     *self,
       if ((gsize)g_atomic_int_get (&self->queued_bytes) + g_bytes_get_size (chunk) > self->buffer_size)
         {
           if (g_atomic_int_add (&self->dropped_emissions, 1) == 0)
-            g_warning ("QConsole: the owner's main context is not dispatching `output`; "
-                       "more than the console buffer size (%" G_GSIZE_FORMAT " bytes) waits, "
-                       "dropping signals", self->buffer_size);
+            q_log_later (self->owner_context, G_LOG_LEVEL_WARNING,
+                         "QConsole: the owner's main context is not dispatching `output`; "
+                         "more than the console buffer size (%" G_GSIZE_FORMAT " bytes) waits, "
+                         "dropping signals", self->buffer_size);
           return;
         }
       g_atomic_int_add (&self->queued_bytes, (int)g_bytes_get_size (chunk));
@@ -368,7 +369,8 @@ console_append (QConsole     *self,
             continue;
           if (n <= 0)
             {
-              g_warning ("Writing the console log failed: %s", g_strerror (errno));
+              q_log_later (self->owner_context, G_LOG_LEVEL_WARNING,
+                           "Writing the console log failed: %s", g_strerror (errno));
               close (self->log_fd);
               self->log_fd = -1;
               break;

@@ -247,8 +247,9 @@ machine_event_hook (JsonObject *event,
   g_mutex_unlock (&self->mutex);
 
   if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0))
-    g_warning ("QMachine %s: event queue full (limit %u events, %" G_GUINT64_FORMAT
-               " bytes): %u oldest events dropped so far", self->name, limit, bytes, dropped);
+    q_log_later (self->owner_context, G_LOG_LEVEL_WARNING,
+                 "QMachine %s: event queue full (limit %u events, %" G_GUINT64_FORMAT
+                 " bytes): %u oldest events dropped so far", self->name, limit, bytes, dropped);
 
   if (taken != NULL)
     {

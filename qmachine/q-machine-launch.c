@@ -356,8 +356,9 @@ accept_cb (GSocket      *listener,
    * the listener keeps waiting for QEMU itself. */
   if (!peer_is_our_qemu (run, socket, &error))
     {
-      g_warning ("Refused a connection to the monitor of %s: %s", run->command_line,
-                 error->message);
+      q_log_later (run->owner_context, G_LOG_LEVEL_WARNING,
+                   "Refused a connection to the monitor of %s: %s", run->command_line,
+                   error->message);
       g_socket_close (socket, NULL);
       return G_SOURCE_CONTINUE;
     }
@@ -660,6 +661,8 @@ machine_plan_monitor (QMachine *self,
   return NULL;
 }
 
+/* Called without the machine mutex (it takes it for the temporary
+ * directory): what it makes may run code that asks the machine. */
 static Run *
 machine_prepare_run (QMachine  *self,
                      GError   **error)
@@ -708,13 +711,16 @@ machine_prepare_run (QMachine  *self,
     {
       if (self->log_dir == NULL)
         {
-          if (!(log_dir = machine_ensure_temp_dir_locked (self, error)))
+          g_mutex_lock (&self->mutex);
+          log_dir = machine_ensure_temp_dir_locked (self, error);
+          run->log_path = log_dir ? g_strdup_printf ("%s/%s.log", log_dir, self->name) : NULL;
+          g_mutex_unlock (&self->mutex);
+          if (log_dir == NULL)
             return NULL;
         }
       else
-        log_dir = self->log_dir;
+        run->log_path = g_strdup_printf ("%s/%s.log", self->log_dir, self->name);
 
-      run->log_path = g_strdup_printf ("%s/%s.log", log_dir, self->name);
       run->log_fd = q_fs_open_private_file (run->log_path, "log file", error);
       if (run->log_fd < 0)
         return NULL;
@@ -729,8 +735,10 @@ machine_prepare_run (QMachine  *self,
       return NULL;
     }
 
+  g_mutex_lock (&self->mutex);
   if (self->temp_dir != NULL)
     run->temp_dir = g_strdup (self->temp_dir);
+  g_mutex_unlock (&self->mutex);
 
   if (self->qmp_enabled)
     {
@@ -1194,6 +1202,10 @@ q_machine_launch_async (QMachine            *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *temp_dir = NULL;
+  QConsole *old_console = NULL;
+  QGuestAgent *old_agent = NULL;
+  QQmpClient *old_client = NULL;
   gboolean paused, paused_changed;
   Run *run;
 
@@ -1214,32 +1226,44 @@ q_machine_launch_async (QMachine            *self,
     }
 
   g_mutex_lock (&self->mutex);
-  if (self->state != Q_MACHINE_STATE_NOT_LAUNCHED || self->run != NULL)
+  if (self->state != Q_MACHINE_STATE_NOT_LAUNCHED || self->run != NULL || self->preparing)
     {
       g_mutex_unlock (&self->mutex);
       g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ALREADY_LAUNCHED,
                                "The machine %s is already launched", self->name);
       return;
     }
+  /* Files, sockets and objects are made without the lock (nothing they
+   * run may find it held); the flag keeps a second launch out meanwhile. */
+  self->preparing = TRUE;
+  g_mutex_unlock (&self->mutex);
 
   run = machine_prepare_run (self, &error);
+
+  g_mutex_lock (&self->mutex);
+  self->preparing = FALSE;
   if (run == NULL)
     {
       /* Nothing ran: undo what was made and report it. */
-      q_fs_remove_tree (self->temp_dir);
-      g_clear_pointer (&self->temp_dir, g_free);
+      temp_dir = g_steal_pointer (&self->temp_dir);
       g_mutex_unlock (&self->mutex);
+      q_fs_remove_tree (temp_dir);
       g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
                                "QEMU failed to launch: %s", error->message);
       return;
     }
 
+  /* The previous run's objects are dropped after the unlock: their last
+   * reference may go here, and their dispose and the application's weak
+   * notifies must not run under the machine's lock. */
   self->run = run;
-  g_set_object (&self->console, run->console);
-  g_set_object (&self->agent, run->agent);
+  old_console = g_steal_pointer (&self->console);
+  self->console = run->console ? g_object_ref (run->console) : NULL;
+  old_agent = g_steal_pointer (&self->agent);
+  self->agent = run->agent ? g_object_ref (run->agent) : NULL;
   if (self->qmp_client != NULL)
     self->dropped_signals += q_qmp_client_get_dropped_events (self->qmp_client);
-  g_clear_object (&self->qmp_client);
+  old_client = g_steal_pointer (&self->qmp_client);
   machine_set_full_args_locked (self, g_strdupv (run->argv));
   self->have_exit_code = FALSE;
   g_clear_pointer (&self->iolog, g_free);
@@ -1255,6 +1279,10 @@ q_machine_launch_async (QMachine            *self,
   machine_set_state_locked (self, Q_MACHINE_STATE_LAUNCHING);
   run->launch_task = g_steal_pointer (&task);
   g_mutex_unlock (&self->mutex);
+
+  g_clear_object (&old_console);
+  g_clear_object (&old_agent);
+  g_clear_object (&old_client);
 
   machine_notify_later (self, PROP_STATE);
   if (paused_changed)

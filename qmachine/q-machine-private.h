@@ -67,6 +67,7 @@ struct _Run
 {
   gatomicrefcount  ref_count;
   QBox            *box;              /* reaches the machine */
+  GMainContext    *owner_context;    /* the machine's: where the run's messages are logged */
 
   /* Made by the owner thread before the run is scheduled. */
   char           **argv;
@@ -163,6 +164,7 @@ struct _QMachine
   int              exit_code;
   int              pid;
   gboolean         quit_issued;
+  gboolean         preparing;        /* a launch is making its run unlocked */
   gboolean         paused;           /* the guest's CPUs are stopped (STOP/RESUME) */
   GQueue           events;           /* QueuedEvent, oldest first */
   guint64          queued_event_bytes; /* their costs */

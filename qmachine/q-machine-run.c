@@ -51,6 +51,7 @@ run_new (QMachine *self)
 
   g_atomic_ref_count_init (&run->ref_count);
   run->box = q_box_ref (self->box);
+  run->owner_context = g_main_context_ref (self->owner_context);
   run->log_fd = run->log_read_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
   run->agent_theirs = run->agent_target = -1;
   run->console_log_fd = -1;
@@ -170,6 +171,7 @@ run_unref (Run *run)
 
   run_cleanup_files (run);
   g_clear_pointer (&run->box, q_box_unref);
+  g_clear_pointer (&run->owner_context, g_main_context_unref);
   g_strfreev (run->argv);
   g_strfreev (run->environ);
   g_free (run->command_line);
@@ -449,7 +451,8 @@ run_finish (Run *run)
       if (run->exit_code < 0 &&
           !(run->exit_code == -SIGKILL && (run->sent & (RUN_KILLED_BY_USER | RUN_SENT_KILL))) &&
           !(run->exit_code == -SIGTERM && (run->sent & RUN_SENT_TERM)))
-        g_warning ("QEMU received signal %d; command: %s", -run->exit_code, run->command_line);
+        q_log_later (run->owner_context, G_LOG_LEVEL_MESSAGE,
+                     "QEMU received signal %d; command: %s", -run->exit_code, run->command_line);
 
       if (state_changed)
         machine_notify_later (self, PROP_STATE);

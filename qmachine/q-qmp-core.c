@@ -609,11 +609,14 @@ core_handle_message (Core               *core,
       return;
     }
 
-  if ((node = json_object_get_member (message, "id")) != NULL && !info->number_in_id)
+  if (((node = json_object_get_member (message, "id")) != NULL && !info->number_in_id) ||
+      (node == NULL && core_oldest_inband (core) != NULL))
     {
       /* A reply that is neither success nor failure: its command fails
-       * now with a protocol error instead of waiting for its deadline. */
-      Pending *p = core_lookup_sent_oob (core, node);
+       * now with a protocol error instead of waiting for its deadline.
+       * Without an id it stands where the oldest in-band command's reply
+       * goes (in-band replies come in order and carry no id). */
+      Pending *p = node != NULL ? core_lookup_sent_oob (core, node) : core_oldest_inband (core);
 
       if (p != NULL)
         {

@@ -13,6 +13,14 @@ G_BEGIN_DECLS
 
 GMainContext *q_worker_get_context     (void);
 gboolean      q_worker_is_current      (void);
+/* Logs in @context (the owner's), not on the calling thread: the worker
+ * never runs an application's log handler. At most 64 messages wait at
+ * a time; more are counted and the count is logged with the next. */
+void          q_log_later              (GMainContext   *context,
+                                        GLogLevelFlags  level,
+                                        const char     *format,
+                                        ...) G_GNUC_PRINTF (3, 4);
+
 /* Whether this is the worker or the spawner thread. */
 gboolean      q_is_internal_thread     (void);
 void          q_worker_schedule        (GSourceFunc     func,

@@ -54,6 +54,55 @@ q_worker_is_current (void)
   return g_thread_self () == worker_thread;
 }
 
+typedef struct
+{
+  GLogLevelFlags  level;
+  char           *text;
+} LaterLog;
+
+#define LATER_LOG_MAX 64
+static int later_logs;        /* atomic: messages waiting */
+static int later_logs_lost;   /* atomic */
+
+static gboolean
+log_later_cb (gpointer data)
+{
+  LaterLog *l = data;
+  int lost = g_atomic_int_exchange (&later_logs_lost, 0);
+
+  g_atomic_int_add (&later_logs, -1);
+  if (lost > 0)
+    g_log (G_LOG_DOMAIN, l->level, "%s (and %d more messages not shown)", l->text, lost);
+  else
+    g_log (G_LOG_DOMAIN, l->level, "%s", l->text);
+  g_free (l->text);
+  g_free (l);
+  return G_SOURCE_REMOVE;
+}
+
+void
+q_log_later (GMainContext   *context,
+             GLogLevelFlags  level,
+             const char     *format,
+             ...)
+{
+  LaterLog *l;
+  va_list args;
+
+  if (g_atomic_int_add (&later_logs, 1) >= LATER_LOG_MAX)
+    {
+      g_atomic_int_add (&later_logs, -1);
+      g_atomic_int_inc (&later_logs_lost);
+      return;
+    }
+  l = g_new0 (LaterLog, 1);
+  l->level = level;
+  va_start (args, format);
+  l->text = g_strdup_vprintf (format, args);
+  va_end (args);
+  q_schedule_in_context (context ? context : g_main_context_default (), log_later_cb, l, NULL);
+}
+
 gboolean
 q_is_internal_thread (void)
 {

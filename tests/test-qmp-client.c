@@ -1196,9 +1196,10 @@ test_eof_mid_line (Fixture       *f,
 }
 
 /* A reply with an out-of-band command's id but neither `return` nor
- * `error` fails that command at once; the connection stays up. An
- * in-band message of no known kind (it has no id to say whose it is) is
- * dropped, and the command still gets its real reply. */
+ * `error` fails that command at once; the connection stays up. So does
+ * an in-band message of no known kind (`{}`): it stands where the oldest
+ * in-band command's reply goes, so that command fails at once instead of
+ * waiting for its deadline, and the next command is answered as usual. */
 static void
 test_bare_reply (Fixture       *f,
                  gconstpointer  data)
@@ -1225,9 +1226,16 @@ test_bare_reply (Fixture       *f,
 
   start_execute (f, "query-status", NULL, NULL, &next);
   cmd2 = fake_peer_read_command (f->peer);
-  fake_peer_write (f->peer, "{}\r\n{\"status\": \"bare\"}\r\n", -1);
-  fixture_settle (f);
-  g_assert_null (next);
+  fake_peer_write (f->peer, "{}\r\n", -1);
+  g_clear_error (&error);
+  g_assert_null (finish_execute (f, &next, &error));
+  g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
+  g_assert_false (q_qmp_client_is_closed (f->client));
+  g_clear_pointer (&cmd2, json_object_unref);
+  g_clear_object (&next);
+
+  start_execute (f, "query-status", NULL, NULL, &next);
+  cmd2 = fake_peer_read_command (f->peer);
   fake_peer_reply (f->peer, cmd2, "{\"status\": \"running\"}");
   ret2 = finish_execute (f, &next, NULL);
   g_assert_nonnull (ret2);
