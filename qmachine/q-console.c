@@ -284,10 +284,10 @@ console_dispatch (gpointer object)
   GQueue items;
   Emission *e;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   items = self->emissions;
   g_queue_init (&self->emissions);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   while ((e = g_queue_pop_head (&items)))
     {
@@ -343,9 +343,9 @@ console_emit (QConsole     *self,
   e->closed = closed;
   e->error = error ? g_error_copy (error) : NULL;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   g_queue_push_tail (&self->emissions, e);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   q_dispatcher_wakeup (self->dispatcher);
 }
@@ -379,7 +379,7 @@ console_append (QConsole     *self,
         }
     }
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   g_byte_array_append (self->buf, data, len);
   if (self->buf->len > self->buffer_size)
     {
@@ -392,7 +392,7 @@ console_append (QConsole     *self,
         self->consumed = self->base;
     }
   done = console_resolve_locked (self);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   /* The `output` signal for these bytes goes first; a wait they satisfy
    * completes after it when it completes in the same context (through
@@ -407,9 +407,9 @@ console_append (QConsole     *self,
           Emission *e = g_new0 (Emission, 1);
 
           e->resolved = r;
-          g_mutex_lock (&self->mutex);
+          q_leaf_lock (&self->mutex);
           g_queue_push_tail (&self->emissions, e);
-          g_mutex_unlock (&self->mutex);
+          q_leaf_unlock (&self->mutex);
           q_dispatcher_wakeup (self->dispatcher);
           g_ptr_array_index (done, i) = NULL;
         }
@@ -458,9 +458,9 @@ console_maybe_read (QConsole *self)
   if (self->reading)
     return;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   want = !self->closed && (self->drain || self->waiters != NULL);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (!want)
     return;
@@ -487,16 +487,16 @@ console_close_now (QConsole     *self,
   GList *waiters;
   GTask *task;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->closed)
     {
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       return;
     }
   self->closed = TRUE;
   waiters = g_steal_pointer (&self->waiters);
   last = console_last_seen_locked (self);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   /* A drained console keeps what QEMU wrote up to its end: read what is
    * still in the socket before closing it. Any read in flight has not
@@ -572,10 +572,10 @@ write_cb (GObject      *object,
   else
     g_task_return_boolean (task, TRUE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->closed)
     g_io_stream_close (G_IO_STREAM (self->conn), NULL, NULL);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   console_write_next (self);
 }
@@ -605,9 +605,9 @@ write_idle (gpointer data)
   QConsole *self = g_task_get_source_object (task);
   gboolean closed;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   closed = self->closed;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (closed)
     {
@@ -809,9 +809,9 @@ q_console_get_output (QConsole *self)
 
   g_return_val_if_fail (Q_IS_CONSOLE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = g_bytes_new (self->buf->data, self->buf->len);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -833,9 +833,9 @@ q_console_get_dropped_bytes (QConsole *self)
 
   g_return_val_if_fail (Q_IS_CONSOLE (self), 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->dropped;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -859,9 +859,9 @@ q_console_is_closed (QConsole *self)
 
   g_return_val_if_fail (Q_IS_CONSOLE (self), TRUE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->closed;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -883,9 +883,9 @@ waiter_timeout_error (gpointer  object,
   Waiter *w = (Waiter *)base;
   g_autofree char *last = NULL;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   last = console_last_seen_locked (self);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (w->kind == WAIT_LINE)
     return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -924,7 +924,7 @@ console_wait (QConsole            *self,
   w->timeout_msec = timeout_msec;
 
   /* Buffered output first, under the same lock the reader appends with. */
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   w->base.id = ++self->next_waiter_id;
   self->waiters = g_list_append (self->waiters, w);
   done = console_resolve_locked (self);
@@ -936,7 +936,7 @@ console_wait (QConsole            *self,
           g_autofree char *last = console_last_seen_locked (self);
 
           self->waiters = g_list_remove (self->waiters, w);
-          g_mutex_unlock (&self->mutex);
+          q_leaf_unlock (&self->mutex);
           complete_resolved (done);
           if (closed)
             g_task_return_new_error (w->base.task, G_IO_ERROR, G_IO_ERROR_CLOSED,
@@ -949,13 +949,13 @@ console_wait (QConsole            *self,
         }
 
       q_waiter_arm (&w->base, &waiter_class, self->box, timeout_msec, cancellable);
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       complete_resolved (done);
       /* Without draining, reading starts now that someone waits. */
       q_worker_schedule (maybe_read_idle, g_object_ref (self), g_object_unref);
       return;
     }
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   complete_resolved (done);
 }

@@ -602,9 +602,9 @@ q_guest_agent_is_closed (QGuestAgent *self)
 
   g_return_val_if_fail (Q_IS_GUEST_AGENT (self), TRUE);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->closed;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -656,10 +656,10 @@ agent_set_limit (QGuestAgent *self,
 {
   gboolean changed;
 
-  g_mutex_lock (&self->limits_lock);
+  q_leaf_lock (&self->limits_lock);
   changed = *field != value;
   *field = value;
-  g_mutex_unlock (&self->limits_lock);
+  q_leaf_unlock (&self->limits_lock);
   return changed;
 }
 
@@ -669,9 +669,9 @@ agent_get_limit (QGuestAgent   *self,
 {
   guint64 value;
 
-  g_mutex_lock (&self->limits_lock);
+  q_leaf_lock (&self->limits_lock);
   value = *field;
-  g_mutex_unlock (&self->limits_lock);
+  q_leaf_unlock (&self->limits_lock);
   return value;
 }
 

@@ -23,7 +23,7 @@ machine_dup_client (QMachine  *self,
 {
   QQmpClient *ret = NULL;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->run == NULL || self->state == Q_MACHINE_STATE_LAUNCHING ||
       self->state == Q_MACHINE_STATE_NOT_LAUNCHED)
     g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_NOT_LAUNCHED,
@@ -34,7 +34,7 @@ machine_dup_client (QMachine  *self,
   else
     ret = g_object_ref (self->run->qmp);
   *timeout_msec = self->qmp_timeout;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -67,9 +67,9 @@ machine_command_cb (GObject      *object,
   ok = !raw || json_object_has_member (ret, "return");
   if (ok && g_strcmp0 (command, "quit") == 0)
     {
-      g_mutex_lock (&self->mutex);
+      q_leaf_lock (&self->mutex);
       self->quit_issued = TRUE;
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
     }
 
   /* Machine commands are in-band: their replies carry no id. */

@@ -176,9 +176,9 @@ q_machine_get_console (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->console;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -205,10 +205,10 @@ q_machine_dup_console (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->console != NULL)
     ret = g_object_ref (self->console);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -261,9 +261,9 @@ q_machine_get_guest_agent (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->agent;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -289,10 +289,10 @@ q_machine_dup_guest_agent (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->agent != NULL)
     ret = g_object_ref (self->agent);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }

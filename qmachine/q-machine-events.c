@@ -124,10 +124,10 @@ machine_note_run_state (QMachine   *self,
   else
     return;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   changed = self->paused != paused;
   self->paused = paused;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
   /* The event itself is on its way to the owner's context, where
    * machine_qmp_event_cb delivers this first. */
   if (changed)
@@ -214,7 +214,7 @@ machine_event_hook (JsonObject *event,
   if (self == NULL)
     return;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   for (GList *l = self->waiters; l; l = l->next)
     {
       Waiter *w = l->data;
@@ -244,7 +244,7 @@ machine_event_hook (JsonObject *event,
       limit = self->event_queue_limit;
       bytes = self->event_queue_bytes;
     }
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0))
     q_log_later (self->owner_context, G_LOG_LEVEL_WARNING,
@@ -265,9 +265,9 @@ machine_fail_waiters (QMachine   *self,
 {
   GList *waiters;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   waiters = g_steal_pointer (&self->waiters);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   for (GList *l = waiters; l; l = l->next)
     {
@@ -371,7 +371,7 @@ events_wait_common (QMachine            *self,
 
   /* Looking in the queue and registering happen under one lock with the
    * reader's queueing, so no event can slip between the two. */
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   for (GList *l = self->events.head; l; l = l->next)
     {
       if (waiter_matches (w, ((QueuedEvent *)l->data)->event))
@@ -387,10 +387,10 @@ events_wait_common (QMachine            *self,
       w->base.task = g_steal_pointer (&task);
       self->waiters = g_list_append (self->waiters, w);
       q_waiter_arm (&w->base, &waiter_class, self->box, timeout_msec, cancellable);
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       return;
     }
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (found != NULL)
     g_task_return_pointer (task, found, (GDestroyNotify)json_object_unref);
@@ -424,9 +424,9 @@ q_machine_get_event (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->events.head ? machine_take_event_locked (self, self->events.head) : NULL;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -449,10 +449,10 @@ q_machine_get_events (QMachine *self)
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
   ret = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   while (self->events.head != NULL)
     g_ptr_array_add (ret, machine_take_event_locked (self, self->events.head));
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }

@@ -326,12 +326,12 @@ q_machine_screendump_async (QMachine            *self,
   g_task_set_source_tag (task, q_machine_screendump_async);
   g_task_set_name (task, "[qmachine] screendump");
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   dir = machine_ensure_temp_dir_locked (self, &error);
   s = g_new0 (Screen, 1);
   if (dir != NULL)
     s->path = g_strdup_printf ("%s/screen-%d", dir, g_atomic_int_add (&screen_counter, 1));
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   s->device = g_strdup (device);
   s->head = head;

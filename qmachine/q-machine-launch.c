@@ -138,9 +138,9 @@ run_start_qmp (Run     *run,
     g_autofree char *name = NULL;
 
     /* Copied first: locks are leaves. */
-    g_mutex_lock (&self->mutex);
+    q_leaf_lock (&self->mutex);
     name = g_strdup (self->name);
-    g_mutex_unlock (&self->mutex);
+    q_leaf_unlock (&self->mutex);
     q_qmp_client_set_log_name (client, name);
   }
   q_qmp_client_set_hooks (client, machine_event_hook, run_qmp_closed_hook,
@@ -151,10 +151,10 @@ run_start_qmp (Run     *run,
 
   /* Published for get_qmp_client, cmd and qmp; the machine keeps the last
    * client until the next launch or its finalization. */
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   run->qmp = client;
   g_set_object (&self->qmp_client, client);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   q_qmp_client_negotiate_async (run->qmp, Q_QMP_NEGOTIATE_FLAGS_NONE, run->launch_cancellable,
                                 negotiate_cb, run_ref (run));
@@ -458,9 +458,9 @@ launch_spawned (gpointer data)
   run->pid = identifier ? atoi (identifier) : 0;
   if (run->pid > 0)
     {
-      g_mutex_lock (&self->mutex);
+      q_leaf_lock (&self->mutex);
       self->pid = run->pid;
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       machine_notify_later (self, PROP_PID);
       machine_notify_later (self, PROP_RUNNING);
     }
@@ -711,10 +711,10 @@ machine_prepare_run (QMachine  *self,
     {
       if (self->log_dir == NULL)
         {
-          g_mutex_lock (&self->mutex);
+          q_leaf_lock (&self->mutex);
           log_dir = machine_ensure_temp_dir_locked (self, error);
           run->log_path = log_dir ? g_strdup_printf ("%s/%s.log", log_dir, self->name) : NULL;
-          g_mutex_unlock (&self->mutex);
+          q_leaf_unlock (&self->mutex);
           if (log_dir == NULL)
             return NULL;
         }
@@ -735,10 +735,10 @@ machine_prepare_run (QMachine  *self,
       return NULL;
     }
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->temp_dir != NULL)
     run->temp_dir = g_strdup (self->temp_dir);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (self->qmp_enabled)
     {
@@ -1131,7 +1131,7 @@ q_machine_get_full_args (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->run == NULL && self->state == Q_MACHINE_STATE_NOT_LAUNCHED && !self->have_exit_code)
     {
       g_autofree char *chardev = NULL;
@@ -1146,7 +1146,7 @@ q_machine_get_full_args (QMachine *self)
       machine_set_full_args_locked (self, machine_build_argv (self, &preview, &chardev));
     }
   ret = (const char * const *)self->full_args;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1225,10 +1225,10 @@ q_machine_launch_async (QMachine            *self,
       return;
     }
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->state != Q_MACHINE_STATE_NOT_LAUNCHED || self->run != NULL || self->preparing)
     {
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_ALREADY_LAUNCHED,
                                "The machine %s is already launched", self->name);
       return;
@@ -1236,17 +1236,17 @@ q_machine_launch_async (QMachine            *self,
   /* Files, sockets and objects are made without the lock (nothing they
    * run may find it held); the flag keeps a second launch out meanwhile. */
   self->preparing = TRUE;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   run = machine_prepare_run (self, &error);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   self->preparing = FALSE;
   if (run == NULL)
     {
       /* Nothing ran: undo what was made and report it. */
       temp_dir = g_steal_pointer (&self->temp_dir);
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
       q_fs_remove_tree (temp_dir);
       g_task_return_new_error (task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED,
                                "QEMU failed to launch: %s", error->message);
@@ -1278,7 +1278,7 @@ q_machine_launch_async (QMachine            *self,
   self->paused = paused;
   machine_set_state_locked (self, Q_MACHINE_STATE_LAUNCHING);
   run->launch_task = g_steal_pointer (&task);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   g_clear_object (&old_console);
   g_clear_object (&old_agent);

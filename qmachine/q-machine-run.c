@@ -88,7 +88,7 @@ static GList *live_runs;
 static void
 remove_live_run_files (void)
 {
-  g_mutex_lock (&live_lock);
+  q_leaf_lock (&live_lock);
   for (GList *l = live_runs; l; l = l->next)
     {
       Run *run = l->data;
@@ -97,7 +97,7 @@ remove_live_run_files (void)
         q_fs_remove_socket (run->unix_path);
       q_fs_remove_tree (run->temp_dir);
     }
-  g_mutex_unlock (&live_lock);
+  q_leaf_unlock (&live_lock);
 }
 
 void
@@ -112,12 +112,12 @@ run_track (Run      *run,
       g_once_init_leave (&registered, 1);
     }
 
-  g_mutex_lock (&live_lock);
+  q_leaf_lock (&live_lock);
   if (live)
     live_runs = g_list_prepend (live_runs, run);
   else
     live_runs = g_list_remove (live_runs, run);
-  g_mutex_unlock (&live_lock);
+  q_leaf_unlock (&live_lock);
 }
 
 /* Removes files and closes sockets. Idempotent; the caller serialises
@@ -423,7 +423,7 @@ run_finish (Run *run)
     {
       Run *current = NULL;
 
-      g_mutex_lock (&self->mutex);
+      q_leaf_lock (&self->mutex);
       if (self->run == run)
         current = g_steal_pointer (&self->run);
       g_free (self->iolog);
@@ -440,7 +440,7 @@ run_finish (Run *run)
         q_fs_remove_tree (self->temp_dir);
       g_clear_pointer (&self->temp_dir, g_free);
       state_changed = machine_set_state_locked (self, Q_MACHINE_STATE_NOT_LAUNCHED);
-      g_mutex_unlock (&self->mutex);
+      q_leaf_unlock (&self->mutex);
 
       if (current != NULL)
         run_unref (current);   /* the machine's reference; ours is `hold` */
@@ -729,12 +729,12 @@ shutdown_common (QMachine              *self,
   /* Once started, a shutdown runs to the end: it cleans up. */
   g_task_set_check_cancellable (task, FALSE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->run != NULL)
     {
       if (self->state == Q_MACHINE_STATE_LAUNCHING && !(flags & Q_MACHINE_SHUTDOWN_FLAGS_HARD))
         {
-          g_mutex_unlock (&self->mutex);
+          q_leaf_unlock (&self->mutex);
           g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
                                    "The machine %s is still launching; cancel the launch "
                                    "or kill it", self->name);
@@ -747,7 +747,7 @@ shutdown_common (QMachine              *self,
         changed = machine_set_state_locked (self, Q_MACHINE_STATE_SHUTTING_DOWN);
     }
   quit_issued = self->quit_issued;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (run == NULL)
     {

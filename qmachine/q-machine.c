@@ -79,7 +79,7 @@ machine_dispatch (gpointer object)
   g_autoptr(GArray) exits = NULL;
   guint pending;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   pending = self->pending_notify;
   self->pending_notify = 0;
   if (self->pending_exits->len > 0)
@@ -87,7 +87,7 @@ machine_dispatch (gpointer object)
       exits = g_steal_pointer (&self->pending_exits);
       self->pending_exits = g_array_new (FALSE, FALSE, sizeof (int));
     }
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   g_object_freeze_notify (G_OBJECT (self));
   for (guint prop_id = 1; prop_id < N_PROPS; prop_id++)
@@ -105,9 +105,9 @@ void
 machine_notify_later (QMachine *self,
                       guint     prop_id)
 {
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   self->pending_notify |= 1u << prop_id;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   q_dispatcher_wakeup (self->dispatcher);
 }
@@ -121,9 +121,9 @@ void
 machine_notify_with_event (QMachine *self,
                            guint     prop_id)
 {
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   self->pending_notify |= 1u << prop_id;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 }
 
 /* Owner's context: delivers pending notifications and ::exited now. */
@@ -140,11 +140,11 @@ void
 machine_exited_later (QMachine *self,
                       int       exit_code)
 {
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->pending_exits->len >= MAX_PENDING_EXITS)
     g_array_remove_index (self->pending_exits, 0);
   g_array_append_val (self->pending_exits, exit_code);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   q_dispatcher_wakeup (self->dispatcher);
 }
@@ -174,9 +174,9 @@ machine_set_state (QMachine      *self,
 {
   gboolean changed;
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   changed = machine_set_state_locked (self, state);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (changed)
     machine_notify_later (self, PROP_STATE);
@@ -196,9 +196,9 @@ q_machine_dispose (GObject *object)
   q_box_clear (self->box);
   q_dispatcher_close (self->dispatcher);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   run = g_steal_pointer (&self->run);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   /* Nobody can reach this QEMU any more: the worker kills it, reaps it
    * and removes its files moments later (the run's fields are the
@@ -1079,9 +1079,9 @@ q_machine_get_temp_dir (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = machine_ensure_temp_dir_locked (self, &error);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   if (ret == NULL)
     g_warning ("%s", error->message);
@@ -1279,11 +1279,11 @@ q_machine_set_event_queue_limit (QMachine *self,
   g_return_if_fail (Q_IS_MACHINE (self));
   g_return_if_fail (limit > 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   self->event_queue_limit = limit;
   if (self->qmp_client != NULL)
     client = g_object_ref (self->qmp_client);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   /* The signals waiting for this context have the same bound. */
   if (client != NULL)
@@ -1308,9 +1308,9 @@ q_machine_get_event_queue_bytes (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->event_queue_bytes;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1335,12 +1335,12 @@ q_machine_set_event_queue_bytes (QMachine *self,
   g_return_if_fail (Q_IS_MACHINE (self));
   g_return_if_fail (bytes > 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   changed = self->event_queue_bytes != bytes;
   self->event_queue_bytes = bytes;
   if (self->qmp_client != NULL)
     client = g_object_ref (self->qmp_client);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   /* The signals waiting for this context have the same bound. */
   if (client != NULL)
@@ -1369,9 +1369,9 @@ q_machine_get_state (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), Q_MACHINE_STATE_NOT_LAUNCHED);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->state;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1393,9 +1393,9 @@ q_machine_is_paused (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->paused;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1418,10 +1418,10 @@ q_machine_is_running (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   /* pid is cleared when the run ends (on the worker, under the mutex). */
   ret = self->pid > 0 && self->run != NULL;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1443,9 +1443,9 @@ q_machine_get_pid (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->pid;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1470,11 +1470,11 @@ q_machine_get_exit_code (QMachine *self,
 
   g_return_val_if_fail (Q_IS_MACHINE (self), FALSE);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->have_exit_code && self->run == NULL;
   if (ret && exit_code != NULL)
     *exit_code = self->exit_code;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1500,9 +1500,9 @@ q_machine_get_log (QMachine *self)
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
   /* Replaced only when a run ends, on the worker; callers read it after. */
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->iolog;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1530,10 +1530,10 @@ q_machine_get_qmp_client (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->run != NULL)
     ret = self->qmp_client;
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1557,10 +1557,10 @@ q_machine_dup_qmp_client (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   if (self->run != NULL && self->qmp_client != NULL)
     ret = g_object_ref (self->qmp_client);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }
@@ -1589,11 +1589,11 @@ q_machine_get_dropped_events (QMachine *self)
 
   g_return_val_if_fail (Q_IS_MACHINE (self), 0);
 
-  g_mutex_lock (&self->mutex);
+  q_leaf_lock (&self->mutex);
   ret = self->dropped_events + self->dropped_signals;
   if (self->qmp_client != NULL)
     ret += q_qmp_client_get_dropped_events (self->qmp_client);
-  g_mutex_unlock (&self->mutex);
+  q_leaf_unlock (&self->mutex);
 
   return ret;
 }

@@ -447,9 +447,9 @@ q_qmp_client_get_max_message_size (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->max_message_size;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -473,10 +473,10 @@ q_qmp_client_set_max_message_size (QQmpClient *self,
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
   g_return_if_fail (max_message_size > 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   changed = self->core->max_message_size != max_message_size;
   self->core->max_message_size = max_message_size;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_MESSAGE_SIZE]);
@@ -504,9 +504,9 @@ q_qmp_client_get_greeting (QQmpClient *self)
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), NULL);
 
   /* Set once and never replaced, so returning it unlocked is safe. */
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->greeting;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -529,9 +529,9 @@ q_qmp_client_is_closed (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), TRUE);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->closed;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -553,9 +553,9 @@ q_qmp_client_get_max_queued_events (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->max_queued_events;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -578,10 +578,10 @@ q_qmp_client_set_max_queued_events (QQmpClient *self,
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
   g_return_if_fail (max_queued_events > 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   changed = self->core->max_queued_events != max_queued_events;
   self->core->max_queued_events = max_queued_events;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_QUEUED_EVENTS]);
@@ -604,9 +604,9 @@ q_qmp_client_get_max_queued_event_bytes (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->max_queued_event_bytes;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -631,10 +631,10 @@ q_qmp_client_set_max_queued_event_bytes (QQmpClient *self,
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
   g_return_if_fail (max_queued_event_bytes > 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   changed = self->core->max_queued_event_bytes != max_queued_event_bytes;
   self->core->max_queued_event_bytes = max_queued_event_bytes;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_QUEUED_EVENT_BYTES]);
@@ -657,9 +657,9 @@ q_qmp_client_get_max_message_nodes (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->max_message_nodes;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -684,10 +684,10 @@ q_qmp_client_set_max_message_nodes (QQmpClient *self,
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
   g_return_if_fail (max_message_nodes > 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   changed = self->core->max_message_nodes != max_message_nodes;
   self->core->max_message_nodes = max_message_nodes;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MAX_MESSAGE_NODES]);
@@ -716,9 +716,9 @@ q_qmp_client_get_dropped_events (QQmpClient *self)
 
   g_return_val_if_fail (Q_IS_QMP_CLIENT (self), 0);
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   ret = self->core->dropped_events;
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 
   return ret;
 }
@@ -1207,10 +1207,10 @@ q_qmp_client_set_log_name (QQmpClient *self,
 {
   g_return_if_fail (Q_IS_QMP_CLIENT (self));
 
-  g_mutex_lock (&self->core->mutex);
+  q_leaf_lock (&self->core->mutex);
   g_free (self->core->log_name);
   self->core->log_name = g_strdup (name);
-  g_mutex_unlock (&self->core->mutex);
+  q_leaf_unlock (&self->core->mutex);
 }
 
 void

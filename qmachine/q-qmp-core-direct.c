@@ -36,11 +36,11 @@ core_update_wire (Core *core)
                   !core->oob_enabled && !core->closing && !core->closed &&
                   !core->writing && g_queue_is_empty (&core->outq);
 
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   /* A caller's short write leaves the rest to the worker: nobody else
    * writes before it has adopted the command and written the rest. */
   core->wire_idle = idle && !core->direct_short;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
 }
 
 /* Any thread: writes @p's bytes at once when nothing can be ahead of them
@@ -102,11 +102,11 @@ core_submit (Core    *core,
   gboolean written;
   Request *r;
 
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   written = core_try_write_direct_locked (core, p, &post_adopt);
   if (!written)
     core->executes_posted++;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
 
   if (written && !post_adopt)
     return;
@@ -125,11 +125,11 @@ core_submit (Core    *core,
 void
 core_execute_arrived (Core *core)
 {
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   g_assert (core->executes_posted > 0);
   core->executes_posted--;
   core->wire_idle = FALSE;   /* until this one is written */
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
   core_adopt_direct (core);
 }
 
@@ -142,15 +142,15 @@ core_adopt_direct (Core *core)
   gboolean rearm = FALSE;
   Pending *p;
 
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   if (g_queue_is_empty (&core->direct_sent))
     {
-      g_mutex_unlock (&core->wire_mutex);
+      q_leaf_unlock (&core->wire_mutex);
       return;
     }
   adopted = core->direct_sent;
   g_queue_init (&core->direct_sent);
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
 
   while ((p = g_queue_pop_head (&adopted)))
     {
@@ -165,9 +165,9 @@ core_adopt_direct (Core *core)
         {
           /* A short write is always the last a caller made. */
           g_assert (g_queue_is_empty (&adopted));
-          g_mutex_lock (&core->wire_mutex);
+          q_leaf_lock (&core->wire_mutex);
           core->direct_short = FALSE;
-          g_mutex_unlock (&core->wire_mutex);
+          q_leaf_unlock (&core->wire_mutex);
           if (!core->closed)
             core_write_rest (core, p->bytes, p->direct_written);
         }

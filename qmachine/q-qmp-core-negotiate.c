@@ -54,7 +54,7 @@ core_send_capabilities (Core *core)
       JsonArray *caps;
       gboolean offered = FALSE;
 
-      g_mutex_lock (&core->mutex);
+      q_leaf_lock (&core->mutex);
       greeting = core->greeting;
       caps = q_json_get_array (greeting, "capabilities");
       for (guint i = 0; caps && i < json_array_get_length (caps); i++)
@@ -64,7 +64,7 @@ core_send_capabilities (Core *core)
               g_strcmp0 (json_node_get_string (n), "oob") == 0)
             offered = TRUE;
         }
-      g_mutex_unlock (&core->mutex);
+      q_leaf_unlock (&core->mutex);
 
       if (!offered)
         {
@@ -118,9 +118,9 @@ core_do_negotiate (gpointer data)
   core->negotiate_task = g_steal_pointer (&r->task);
   core->negotiate_flags = GPOINTER_TO_UINT (g_task_get_task_data (core->negotiate_task));
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   have_greeting = core->greeting != NULL;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   if (have_greeting)
     core_send_capabilities (core);

@@ -107,9 +107,9 @@ log_traffic (Core       *core,
   shown = redact (node);
   text = json_to_string (shown, FALSE);
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   name = g_strdup (core->log_name);
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   line = g_strdup_printf ("%s%sQMP %s %s", name ? name : "", name ? ": " : "",
                           sent ? "->" : "<-", text);
@@ -291,9 +291,9 @@ core_set_owner_context (Core          *core,
 
   g_assert (q_worker_is_current ());
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   core->dispatcher = q_dispatcher_new (context, box, dispatch);
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   q_dispatcher_close (old);
   q_dispatcher_unref (old);
@@ -306,13 +306,13 @@ core_dispose (Core *core)
 {
   Request *r = request_new (core);
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   q_dispatcher_close (core->dispatcher);
   g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
   g_queue_init (&core->emissions);
   core->queued_events = 0;
   core->queued_event_bytes = 0;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   q_worker_schedule (core_do_fail, r, (GDestroyNotify)request_free);
 }
@@ -324,13 +324,13 @@ core_take_emissions (Core   *core,
                      GQueue *out,
                      guint  *dropped)
 {
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   *out = core->emissions;
   g_queue_init (&core->emissions);
   core->queued_events = 0;
   core->queued_event_bytes = 0;
   *dropped = core->dropped_events;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 }
 
 /* Any thread. Queues a signal for the owner's context. An event beyond
@@ -343,7 +343,7 @@ core_queue_emission (Core     *core,
 {
   QDispatcher *dispatcher;
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   if (e->kind == EMIT_EVENT)
     {
       GList *l = core->emissions.head;
@@ -374,7 +374,7 @@ core_queue_emission (Core     *core,
     }
   g_queue_push_tail (&core->emissions, e);
   dispatcher = core->dispatcher;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   /* The dispatcher only changes before the first read (on this thread)
    * and lives as long as the core. */
@@ -551,11 +551,11 @@ core_handle_message (Core               *core,
           return;
         }
 
-      g_mutex_lock (&core->mutex);
+      q_leaf_lock (&core->mutex);
       first = core->greeting == NULL;
       if (first)
         core->greeting = json_object_ref (qmp);
-      g_mutex_unlock (&core->mutex);
+      q_leaf_unlock (&core->mutex);
 
       if (first)
         core_greeting_arrived (core);
@@ -580,9 +580,9 @@ core_handle_message (Core               *core,
         {
           /* Nobody waits for an event in particular: it goes, counted as
            * an event the application did not get. */
-          g_mutex_lock (&core->mutex);
+          q_leaf_lock (&core->mutex);
           core->dropped_events++;
-          g_mutex_unlock (&core->mutex);
+          q_leaf_unlock (&core->mutex);
           g_debug ("QMP: event %s dropped: %s", json_node_get_string (node),
                    info->number_error->message);
           return;
@@ -705,10 +705,10 @@ core_got_data (Core   *core,
       return;
     }
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   core->framer.max_size = core->max_message_size;
   core->framer.max_nodes = core->max_message_nodes;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   if (!q_qmp_framer_push (&core->framer, core->readbuf, n, core_handle_frame, core, &perror))
     core_close (core, perror);
@@ -1118,15 +1118,15 @@ core_close (Core         *core,
     return;
 
   /* Callers stop writing; what they wrote fails below with the rest. */
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   core->wire_idle = FALSE;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
   core_adopt_direct (core);
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   core->closed = TRUE;
   core->closed_error = error ? g_error_copy (error) : NULL;
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   hook = core->closed_hook;
   hook_data = core->hook_data;
@@ -1250,7 +1250,7 @@ core_closed_error (Core *core)
 {
   GError *error;
 
-  g_mutex_lock (&core->mutex);
+  q_leaf_lock (&core->mutex);
   if (core->closed_error != NULL)
     error = g_error_new (core->closed_error->domain, core->closed_error->code,
                          "%s: %s", core->agent ? "The guest agent's channel is closed"
@@ -1260,7 +1260,7 @@ core_closed_error (Core *core)
     error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
                          core->agent ? "The guest agent's channel is closed"
                                      : "The QMP connection is closed");
-  g_mutex_unlock (&core->mutex);
+  q_leaf_unlock (&core->mutex);
 
   return error;
 }
@@ -1315,9 +1315,9 @@ core_deadline_cb (gpointer data)
 
   g_clear_pointer (&core->deadline_source, g_source_unref);
   /* Callers that write from now on tell the worker of their deadlines. */
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   core->deadline_hint = 0;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
   core_adopt_direct (core);
 
   g_hash_table_iter_init (&iter, core->pending);
@@ -1370,9 +1370,9 @@ core_arm_deadline (Core *core)
   Pending *p;
 
   q_destroy_source (&core->deadline_source);
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   core->deadline_hint = 0;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
   if (core->closed)
     return;
 
@@ -1387,9 +1387,9 @@ core_arm_deadline (Core *core)
   delay_ms = MAX (0, (earliest - g_get_monotonic_time () + 999) / 1000);
   core->deadline_source = q_worker_timeout_source ((int)MIN (delay_ms, G_MAXINT), core_deadline_cb,
                                                    core_ref (core), (GDestroyNotify)core_unref);
-  g_mutex_lock (&core->wire_mutex);
+  q_leaf_lock (&core->wire_mutex);
   core->deadline_hint = earliest;
-  g_mutex_unlock (&core->wire_mutex);
+  q_leaf_unlock (&core->wire_mutex);
 }
 
 static gboolean

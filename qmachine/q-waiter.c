@@ -114,7 +114,7 @@ q_waiter_list_take (GList  **list,
 {
   QWaiter *w = NULL;
 
-  g_mutex_lock (mutex);
+  q_leaf_lock (mutex);
   for (GList *l = *list; l; l = l->next)
     {
       if (((QWaiter *)l->data)->id == id)
@@ -124,7 +124,7 @@ q_waiter_list_take (GList  **list,
           break;
         }
     }
-  g_mutex_unlock (mutex);
+  q_leaf_unlock (mutex);
 
   return w;
 }

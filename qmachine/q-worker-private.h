@@ -21,6 +21,21 @@ void          q_log_later              (GMainContext   *context,
                                         const char     *format,
                                         ...) G_GNUC_PRINTF (3, 4);
 
+/* Leaf locks (docs/internals.md, "Lock order") are taken through these,
+ * so that debug builds check the rule that nothing calls out while one
+ * is held: a public object's dispose (its last reference dropped under a
+ * lock), a dispatch that emits signals and a log call assert that the
+ * thread holds none. Release builds (G_DISABLE_ASSERT) check nothing. */
+#ifndef G_DISABLE_ASSERT
+void          q_leaf_lock              (GMutex         *mutex);
+void          q_leaf_unlock            (GMutex         *mutex);
+void          q_assert_no_leaf_lock    (const char     *what);
+#else
+#define q_leaf_lock(mutex)        g_mutex_lock (mutex)
+#define q_leaf_unlock(mutex)      g_mutex_unlock (mutex)
+#define q_assert_no_leaf_lock(what) G_STMT_START { } G_STMT_END
+#endif
+
 /* Whether this is the worker or the spawner thread. */
 gboolean      q_is_internal_thread     (void);
 void          q_worker_schedule        (GSourceFunc     func,

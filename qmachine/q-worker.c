@@ -54,6 +54,34 @@ q_worker_is_current (void)
   return g_thread_self () == worker_thread;
 }
 
+#ifndef G_DISABLE_ASSERT
+/* How many leaf locks this thread holds (at most one, by the lock order;
+ * counted, so that the check stays right should that change). */
+static __thread guint leaf_locks_held;
+
+void
+q_leaf_lock (GMutex *mutex)
+{
+  g_mutex_lock (mutex);
+  leaf_locks_held++;
+}
+
+void
+q_leaf_unlock (GMutex *mutex)
+{
+  g_assert (leaf_locks_held > 0);
+  leaf_locks_held--;
+  g_mutex_unlock (mutex);
+}
+
+void
+q_assert_no_leaf_lock (const char *what)
+{
+  if (G_UNLIKELY (leaf_locks_held > 0))
+    g_error ("qmachine: %s with one of its locks held (docs/internals.md, \"Lock order\")", what);
+}
+#endif
+
 typedef struct
 {
   GLogLevelFlags  level;
@@ -89,6 +117,7 @@ q_log_later (GMainContext   *context,
   LaterLog *l;
   va_list args;
 
+  q_assert_no_leaf_lock ("a message logged");
   if (g_atomic_int_add (&later_logs, 1) >= LATER_LOG_MAX)
     {
       g_atomic_int_add (&later_logs, -1);
@@ -148,7 +177,7 @@ unref_in_owner_cb (gpointer data)
   guint id = GPOINTER_TO_UINT (data);
   Handoff *taken = NULL;
 
-  g_mutex_lock (&handoff_lock);
+  q_leaf_lock (&handoff_lock);
   for (GList *l = handoffs; l; l = l->next)
     if (((Handoff *)l->data)->id == id)
       {
@@ -156,7 +185,7 @@ unref_in_owner_cb (gpointer data)
         handoffs = g_list_delete_link (handoffs, l);
         break;
       }
-  g_mutex_unlock (&handoff_lock);
+  q_leaf_unlock (&handoff_lock);
 
   if (taken != NULL)
     {
@@ -178,10 +207,10 @@ handoff_cb (gpointer data)
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, unref_in_owner_cb, GUINT_TO_POINTER (h->id), NULL);
   g_source_set_static_name (source, "[qmachine] last reference");
-  g_mutex_lock (&handoff_lock);
+  q_leaf_lock (&handoff_lock);
   h->source = g_source_ref (source);
   handoffs = g_list_prepend (handoffs, h);
-  g_mutex_unlock (&handoff_lock);
+  q_leaf_unlock (&handoff_lock);
   g_source_attach (source, h->owner);
   g_source_unref (source);
   return G_SOURCE_REMOVE;
@@ -193,7 +222,7 @@ handoffs_run_for (GMainContext *context)
 {
   GList *mine = NULL;
 
-  g_mutex_lock (&handoff_lock);
+  q_leaf_lock (&handoff_lock);
   for (GList *l = handoffs; l; )
     {
       GList *next = l->next;
@@ -205,7 +234,7 @@ handoffs_run_for (GMainContext *context)
         }
       l = next;
     }
-  g_mutex_unlock (&handoff_lock);
+  q_leaf_unlock (&handoff_lock);
 
   g_list_free_full (mine, (GDestroyNotify)handoff_release);
 }
@@ -216,6 +245,7 @@ q_dispose_on_owner (gpointer     object,
 {
   Handoff *h;
 
+  q_assert_no_leaf_lock ("a public object disposed");
   if (!q_is_internal_thread ())
     return FALSE;
 
@@ -407,10 +437,10 @@ q_box_dup (QBox *box)
 {
   gpointer ret = NULL;
 
-  g_mutex_lock (&box_lock);
+  q_leaf_lock (&box_lock);
   if (box->object != NULL)
     ret = g_object_ref (box->object);
-  g_mutex_unlock (&box_lock);
+  q_leaf_unlock (&box_lock);
 
   return ret;
 }
@@ -418,9 +448,9 @@ q_box_dup (QBox *box)
 void
 q_box_clear (QBox *box)
 {
-  g_mutex_lock (&box_lock);
+  q_leaf_lock (&box_lock);
   box->object = NULL;
-  g_mutex_unlock (&box_lock);
+  q_leaf_unlock (&box_lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -486,12 +516,13 @@ q_dispatcher_dispatch (gpointer data)
   gpointer object;
 
   /* Clear first: what the callback delivers may wake us again. */
-  g_mutex_lock (&d->mutex);
+  q_leaf_lock (&d->mutex);
   g_clear_pointer (&d->source, g_source_unref);
-  g_mutex_unlock (&d->mutex);
+  q_leaf_unlock (&d->mutex);
 
   if ((object = q_box_dup (d->box)) != NULL)
     {
+      q_assert_no_leaf_lock ("a dispatch that emits signals");
       d->func (object);
       g_object_unref (object);
     }
@@ -504,7 +535,7 @@ q_dispatcher_wakeup (QDispatcher *d)
 {
   GSource *source = NULL;
 
-  g_mutex_lock (&d->mutex);
+  q_leaf_lock (&d->mutex);
   if (!d->closed && d->source == NULL)
     {
       source = g_idle_source_new ();
@@ -516,7 +547,7 @@ q_dispatcher_wakeup (QDispatcher *d)
       /* Attached under the lock, so close cannot miss it. */
       g_source_attach (source, d->context);
     }
-  g_mutex_unlock (&d->mutex);
+  q_leaf_unlock (&d->mutex);
 
   if (source != NULL)
     g_source_unref (source);
@@ -527,10 +558,10 @@ q_dispatcher_close (QDispatcher *d)
 {
   GSource *source;
 
-  g_mutex_lock (&d->mutex);
+  q_leaf_lock (&d->mutex);
   d->closed = TRUE;
   source = g_steal_pointer (&d->source);
-  g_mutex_unlock (&d->mutex);
+  q_leaf_unlock (&d->mutex);
 
   if (source != NULL)
     {
