@@ -37,39 +37,6 @@
 /* ------------------------------------------------------------------------ */
 /* Launch (worker thread part)                                              */
 
-static gboolean
-launch_grace_cb (gpointer data)
-{
-  Run *run = data;
-
-  g_clear_pointer (&run->launch_timeout, g_source_unref);
-  run_kill_process (run, FALSE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Takes @error. The first failure decides; QEMU is reaped before the
- * launch task returns (run_finish returns it). */
-void
-run_launch_fail (Run    *run,
-                 GError *error)
-{
-  if (run->launch_task == NULL || run->launch_error != NULL)
-    {
-      g_error_free (error);
-      return;
-    }
-  run->launch_error = error;
-
-  /* QEMU closing the monitor during launch usually means it is exiting
-   * (bad arguments): give it a moment so its own exit status and
-   * complaint are what the error reports, then kill it. */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !run_has_exited (run))
-    run_timeout (run, &run->launch_timeout, LAUNCH_GRACE_MSEC, launch_grace_cb);
-  else
-    run_kill_process (run, FALSE);
-  run_finish_maybe (run);
-}
-
 static void
 launch_succeeded (Run *run)
 {
@@ -1031,7 +998,9 @@ q_machine_add_monitor_null (QMachine *self)
 {
   g_return_if_fail (Q_IS_MACHINE (self));
 
-  q_machine_add_args (self, "-monitor", "null", NULL);
+  machine_append_arg (self, "-monitor");
+  machine_append_arg (self, "null");
+  machine_notify_now (self, PROP_ARGS);
 }
 
 /**
@@ -1101,7 +1070,9 @@ q_machine_add_fd (QMachine    *self,
 
   arg = g_strdup_printf ("fd=%d,set=%d,opaque=%s%s%s", fd, fdset, quoted_opaque,
                          opts && *opts ? "," : "", opts && *opts ? opts : "");
-  q_machine_add_args (self, "-add-fd", arg, NULL);
+  machine_append_arg (self, "-add-fd");
+  machine_append_arg (self, arg);
+  machine_notify_now (self, PROP_ARGS);
 
   return TRUE;
 }

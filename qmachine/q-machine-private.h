@@ -207,6 +207,12 @@ enum {
 };
 
 extern guint q_machine_signals [N_SIGNALS];
+extern GParamSpec *machine_properties [N_PROPS];   /* filled by class_init */
+
+/* q-machine-state.c */
+void      machine_dispatch            (gpointer        object);
+void      machine_append_arg          (QMachine       *self,
+                                       const char     *arg);
 
 #define DRAIN_TIMEOUT_MSEC 2000
 #define LAUNCH_GRACE_MSEC 1000

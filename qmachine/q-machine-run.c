@@ -42,6 +42,42 @@ q_close_fd (int *fd)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A failed launch (worker thread)                                          */
+
+static gboolean
+launch_grace_cb (gpointer data)
+{
+  Run *run = data;
+
+  g_clear_pointer (&run->launch_timeout, g_source_unref);
+  run_kill_process (run, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @error. The first failure decides; QEMU is reaped before the
+ * launch task returns (run_finish returns it). */
+void
+run_launch_fail (Run    *run,
+                 GError *error)
+{
+  if (run->launch_task == NULL || run->launch_error != NULL)
+    {
+      g_error_free (error);
+      return;
+    }
+  run->launch_error = error;
+
+  /* QEMU closing the monitor during launch usually means it is exiting
+   * (bad arguments): give it a moment so its own exit status and
+   * complaint are what the error reports, then kill it. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !run_has_exited (run))
+    run_timeout (run, &run->launch_timeout, LAUNCH_GRACE_MSEC, launch_grace_cb);
+  else
+    run_kill_process (run, FALSE);
+  run_finish_maybe (run);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The record                                                               */
 
 Run *

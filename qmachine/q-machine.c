@@ -54,134 +54,6 @@
 
 G_DEFINE_FINAL_TYPE (QMachine, q_machine, G_TYPE_OBJECT)
 
-static GParamSpec *properties [N_PROPS];
-guint q_machine_signals [N_SIGNALS];
-
-gboolean
-machine_set_str (char       **ptr,
-         const char  *value)
-{
-  if (g_strcmp0 (*ptr, value) == 0)
-    return FALSE;
-  g_free (*ptr);
-  *ptr = g_strdup (value);
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Notifications in the owner's context                                     */
-
-/* Owner's context, from the dispatcher: delivers what is pending. */
-static void
-machine_dispatch (gpointer object)
-{
-  QMachine *self = object;
-  g_autoptr(GArray) exits = NULL;
-  guint pending;
-
-  q_leaf_lock (&self->mutex);
-  pending = self->pending_notify;
-  self->pending_notify = 0;
-  if (self->pending_exits->len > 0)
-    {
-      exits = g_steal_pointer (&self->pending_exits);
-      self->pending_exits = g_array_new (FALSE, FALSE, sizeof (int));
-    }
-  q_leaf_unlock (&self->mutex);
-
-  g_object_freeze_notify (G_OBJECT (self));
-  for (guint prop_id = 1; prop_id < N_PROPS; prop_id++)
-    if (pending & (1u << prop_id))
-      g_object_notify_by_pspec (G_OBJECT (self), properties [prop_id]);
-  g_object_thaw_notify (G_OBJECT (self));
-
-  for (guint i = 0; exits && i < exits->len; i++)
-    g_signal_emit (self, q_machine_signals [SIGNAL_EXITED], 0, g_array_index (exits, int, i));
-}
-
-/* Any thread: notify @prop_id in the owner's context. Coalesced: however
- * often it is called before the context dispatches, one notification. */
-void
-machine_notify_later (QMachine *self,
-                      guint     prop_id)
-{
-  q_leaf_lock (&self->mutex);
-  self->pending_notify |= 1u << prop_id;
-  q_leaf_unlock (&self->mutex);
-
-  q_dispatcher_wakeup (self->dispatcher);
-}
-
-/* Worker thread, from the event hook: like machine_notify_later, for a
- * change an event made (paused, from STOP and RESUME), without a wake-up
- * of its own: the machine's handler of that event, in the same owner
- * context, delivers it first (machine_deliver_pending), which saves the
- * owner's thread a wake-up per such event. */
-void
-machine_notify_with_event (QMachine *self,
-                           guint     prop_id)
-{
-  q_leaf_lock (&self->mutex);
-  self->pending_notify |= 1u << prop_id;
-  q_leaf_unlock (&self->mutex);
-}
-
-/* Owner's context: delivers pending notifications and ::exited now. */
-void
-machine_deliver_pending (QMachine *self)
-{
-  machine_dispatch (self);
-}
-
-/* Any thread: emit ::exited in the owner's context. At most
- * MAX_PENDING_EXITS wait for a context that does not dispatch them; then
- * the oldest are dropped. */
-void
-machine_exited_later (QMachine *self,
-                      int       exit_code)
-{
-  q_leaf_lock (&self->mutex);
-  if (self->pending_exits->len >= MAX_PENDING_EXITS)
-    g_array_remove_index (self->pending_exits, 0);
-  g_array_append_val (self->pending_exits, exit_code);
-  q_leaf_unlock (&self->mutex);
-
-  q_dispatcher_wakeup (self->dispatcher);
-}
-
-/* Owner's thread: notify @prop_id now (the configuration setters). */
-void
-machine_notify_now (QMachine *self,
-                    guint     prop_id)
-{
-  g_object_notify_by_pspec (G_OBJECT (self), properties [prop_id]);
-}
-
-/* Must be called with the mutex held. Returns whether it changed. */
-gboolean
-machine_set_state_locked (QMachine      *self,
-                          QMachineState  state)
-{
-  if (self->state == state)
-    return FALSE;
-  self->state = state;
-  return TRUE;
-}
-
-void
-machine_set_state (QMachine      *self,
-                   QMachineState  state)
-{
-  gboolean changed;
-
-  q_leaf_lock (&self->mutex);
-  changed = machine_set_state_locked (self, state);
-  q_leaf_unlock (&self->mutex);
-
-  if (changed)
-    machine_notify_later (self, PROP_STATE);
-}
-
 /* ------------------------------------------------------------------------ */
 /* GObject                                                                  */
 
@@ -450,7 +322,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_BINARY] =
+  machine_properties [PROP_BINARY] =
     g_param_spec_string ("binary", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
@@ -462,7 +334,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_ARGS] =
+  machine_properties [PROP_ARGS] =
     g_param_spec_boxed ("args", NULL, NULL, G_TYPE_STRV,
                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -473,7 +345,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_WRAPPER] =
+  machine_properties [PROP_WRAPPER] =
     g_param_spec_boxed ("wrapper", NULL, NULL, G_TYPE_STRV,
                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -485,7 +357,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_NAME] =
+  machine_properties [PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -501,7 +373,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_BASE_TEMP_DIR] =
+  machine_properties [PROP_BASE_TEMP_DIR] =
     g_param_spec_string ("base-temp-dir", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -516,7 +388,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_LOG_DIR] =
+  machine_properties [PROP_LOG_DIR] =
     g_param_spec_string ("log-dir", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -535,7 +407,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_MONITOR_ADDRESS] =
+  machine_properties [PROP_MONITOR_ADDRESS] =
     g_param_spec_object ("monitor-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -547,7 +419,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_QMP_ENABLED] =
+  machine_properties [PROP_QMP_ENABLED] =
     g_param_spec_boolean ("qmp-enabled", NULL, NULL, TRUE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -560,7 +432,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_QMP_TIMEOUT] =
+  machine_properties [PROP_QMP_TIMEOUT] =
     g_param_spec_int ("qmp-timeout", NULL, NULL, -1, G_MAXINT, Q_MACHINE_DEFAULT_QMP_TIMEOUT,
                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -571,7 +443,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_MACHINE_TYPE] =
+  machine_properties [PROP_MACHINE_TYPE] =
     g_param_spec_string ("machine-type", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -586,7 +458,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_EVENT_QUEUE_LIMIT] =
+  machine_properties [PROP_EVENT_QUEUE_LIMIT] =
     g_param_spec_uint ("event-queue-limit", NULL, NULL, 1, G_MAXUINT, Q_MACHINE_DEFAULT_EVENT_QUEUE_LIMIT,
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -606,7 +478,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_EVENT_QUEUE_BYTES] =
+  machine_properties [PROP_EVENT_QUEUE_BYTES] =
     g_param_spec_uint64 ("event-queue-bytes", NULL, NULL, 1, G_MAXUINT64,
                          Q_MACHINE_DEFAULT_EVENT_QUEUE_BYTES,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
@@ -621,7 +493,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_DRAIN_CONSOLE] =
+  machine_properties [PROP_DRAIN_CONSOLE] =
     g_param_spec_boolean ("drain-console", NULL, NULL, FALSE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -634,7 +506,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_CONSOLE_LOG] =
+  machine_properties [PROP_CONSOLE_LOG] =
     g_param_spec_string ("console-log", NULL, NULL, NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -646,7 +518,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_CONSOLE_BUFFER_SIZE] =
+  machine_properties [PROP_CONSOLE_BUFFER_SIZE] =
     g_param_spec_uint ("console-buffer-size", NULL, NULL, 1, G_MAXINT, Q_CONSOLE_DEFAULT_BUFFER_SIZE,
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -657,7 +529,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_STATE] =
+  machine_properties [PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, Q_TYPE_MACHINE_STATE, Q_MACHINE_STATE_NOT_LAUNCHED,
                        (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -673,7 +545,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_PAUSED] =
+  machine_properties [PROP_PAUSED] =
     g_param_spec_boolean ("paused", NULL, NULL, FALSE,
                           (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -684,7 +556,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_PID] =
+  machine_properties [PROP_PID] =
     g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
                       (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -697,7 +569,7 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_RUNNING] =
+  machine_properties [PROP_RUNNING] =
     g_param_spec_boolean ("running", NULL, NULL, FALSE,
                           (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -711,11 +583,11 @@ q_machine_class_init (QMachineClass *klass)
    *
    * Since: 1.0
    */
-  properties [PROP_EXIT_STATUS] =
+  machine_properties [PROP_EXIT_STATUS] =
     g_param_spec_int ("exit-status", NULL, NULL, G_MININT, G_MAXINT, 0,
                       (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_install_properties (object_class, N_PROPS, machine_properties);
 
   /**
    * QMachine::event:
@@ -839,15 +711,6 @@ q_machine_get_args (QMachine *self)
   return (const char * const *)self->args->pdata;
 }
 
-static void
-machine_append_arg (QMachine   *self,
-                    const char *arg)
-{
-  /* Keep the array NULL-terminated. */
-  g_ptr_array_index (self->args, self->args->len - 1) = g_strdup (arg);
-  g_ptr_array_add (self->args, NULL);
-}
-
 /**
  * q_machine_add_args: (skip)
  * @self: a `QMachine`
@@ -872,7 +735,7 @@ q_machine_add_args (QMachine   *self,
     machine_append_arg (self, arg);
   va_end (ap);
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_ARGS]);
+  g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_ARGS]);
 }
 
 /**
@@ -895,7 +758,7 @@ q_machine_add_argv (QMachine           *self,
     return;
   for (guint i = 0; argv[i]; i++)
     machine_append_arg (self, argv[i]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_ARGS]);
+  g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_ARGS]);
 }
 
 /**
@@ -934,7 +797,7 @@ q_machine_set_wrapper (QMachine           *self,
 
   g_strfreev (self->wrapper);
   self->wrapper = (wrapper && wrapper[0]) ? g_strdupv ((char **)wrapper) : NULL;
-  g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_WRAPPER]);
+  g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_WRAPPER]);
 }
 
 /**
@@ -975,7 +838,7 @@ q_machine_set_name (QMachine   *self,
   g_return_if_fail (q_machine_name_is_valid (name));
 
   if (machine_set_str (&self->name, name))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_NAME]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_NAME]);
 }
 
 /**
@@ -1011,7 +874,7 @@ q_machine_set_base_temp_dir (QMachine   *self,
   g_return_if_fail (Q_IS_MACHINE (self));
 
   if (machine_set_str (&self->base_temp_dir, base_temp_dir ? base_temp_dir : g_get_tmp_dir ()))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_BASE_TEMP_DIR]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_BASE_TEMP_DIR]);
 }
 
 /**
@@ -1055,7 +918,7 @@ q_machine_set_log_dir (QMachine   *self,
   g_return_if_fail (Q_IS_MACHINE (self));
 
   if (machine_set_str (&self->log_dir, log_dir))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_LOG_DIR]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_LOG_DIR]);
 }
 
 /**
@@ -1125,7 +988,7 @@ q_machine_set_monitor_address (QMachine       *self,
   g_return_if_fail (!address || G_IS_UNIX_SOCKET_ADDRESS (address) || G_IS_INET_SOCKET_ADDRESS (address));
 
   if (g_set_object (&self->monitor_address, address))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MONITOR_ADDRESS]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_MONITOR_ADDRESS]);
 }
 
 /**
@@ -1164,7 +1027,7 @@ q_machine_set_qmp_monitor (QMachine *self,
   if (self->qmp_enabled != enabled)
     {
       self->qmp_enabled = enabled;
-      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_QMP_ENABLED]);
+      g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_QMP_ENABLED]);
     }
 }
 
@@ -1204,7 +1067,7 @@ q_machine_set_qmp_timeout (QMachine *self,
   if (self->qmp_timeout != timeout_msec)
     {
       self->qmp_timeout = timeout_msec;
-      g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_QMP_TIMEOUT]);
+      g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_QMP_TIMEOUT]);
     }
 }
 
@@ -1241,7 +1104,7 @@ q_machine_set_machine (QMachine   *self,
   g_return_if_fail (Q_IS_MACHINE (self));
 
   if (machine_set_str (&self->machine_type, machine_type))
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_MACHINE_TYPE]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_MACHINE_TYPE]);
 }
 
 /**
@@ -1288,7 +1151,7 @@ q_machine_set_event_queue_limit (QMachine *self,
   /* The signals waiting for this context have the same bound. */
   if (client != NULL)
     q_qmp_client_set_max_queued_events (client, limit);
-  g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_LIMIT]);
+  g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_EVENT_QUEUE_LIMIT]);
 }
 
 /**
@@ -1346,7 +1209,7 @@ q_machine_set_event_queue_bytes (QMachine *self,
   if (client != NULL)
     q_qmp_client_set_max_queued_event_bytes (client, bytes);
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties [PROP_EVENT_QUEUE_BYTES]);
+    g_object_notify_by_pspec (G_OBJECT (self), machine_properties [PROP_EVENT_QUEUE_BYTES]);
 }
 
 /* ------------------------------------------------------------------------ */
