@@ -391,7 +391,7 @@ launch_spawn (gpointer data)
   /* From here until launch_spawned, the run is RUN_STARTED without a
    * subprocess: a kill or a failure in between is acted on there. */
   run->state = RUN_STARTED;
-  machine_spawn (run, g_steal_pointer (&self), launch_spawned);
+  machine_spawn (run, launch_spawned);
 
   return G_SOURCE_REMOVE;
 }
@@ -402,7 +402,7 @@ launch_spawned (gpointer data)
 {
   SpawnJob *job = data;
   Run *run = job->run;
-  QMachine *self = job->self;
+  g_autoptr(QMachine) self = q_box_dup (run->box);
   GCancellable *cancellable = g_task_get_cancellable (run->launch_task);
   const char *identifier;
 
@@ -423,7 +423,7 @@ launch_spawned (gpointer data)
    * left. Its exit is on its way to run_child_exited_cb all the same. */
   identifier = g_subprocess_get_identifier (run->subprocess);
   run->pid = identifier ? atoi (identifier) : 0;
-  if (run->pid > 0)
+  if (run->pid > 0 && self != NULL)
     {
       q_leaf_lock (&self->mutex);
       self->pid = run->pid;
@@ -434,9 +434,9 @@ launch_spawned (gpointer data)
 
   g_subprocess_wait_async (run->subprocess, NULL, run_child_exited_cb, run_ref (run));
 
-  /* Killed, failed or cancelled while it was being spawned. */
+  /* Killed, failed, cancelled or abandoned while it was being spawned. */
   if (run->launch_error != NULL || (run->sent & RUN_KILLED_BY_USER) ||
-      g_cancellable_is_cancelled (cancellable))
+      g_cancellable_is_cancelled (cancellable) || self == NULL)
     {
       if (run->launch_error == NULL)
         run->launch_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The launch was cancelled");

@@ -292,15 +292,14 @@ void      machine_fail_waiters        (QMachine      *self,
 /* Small helpers shared by the files above. */
 void      q_close_fd                  (int           *fd);
 /* q-machine-spawn.c */
-/* A spawn handed to the spawner thread and back. It holds the machine
- * for the few milliseconds of the spawn, as the synchronous spawn it
+/* A spawn handed to the spawner thread and back. It holds the run (and
+ * so the box, not the machine) for the few milliseconds of the spawn, as the synchronous spawn it
  * replaces did. Through the spawn helper, @argv is the helper's command
  * line and @report_fd the read end of the pipe down which a failed exec
  * of QEMU says why (q-spawn-helper.c). */
 typedef struct
 {
-  Run                 *run;
-  QMachine            *self;
+  Run                 *run;         /* reaches the machine through its box */
   GSubprocessLauncher *launcher;
   char               **argv;
   char                *program;     /* for messages: QEMU or the wrapper */
@@ -315,7 +314,6 @@ typedef struct
 
 
 void      machine_spawn               (Run           *run,
-                                       QMachine      *self,
                                        GSourceFunc    done);
 void      spawn_job_free              (SpawnJob      *job);
 void      machine_spawn_counts        (guint         *through_helper,

@@ -63,7 +63,6 @@ void
 spawn_job_free (SpawnJob *job)
 {
   run_unref (job->run);
-  g_object_unref (job->self);
   g_clear_object (&job->launcher);
   g_strfreev (job->argv);
   g_free (job->program);
@@ -345,17 +344,16 @@ spawn_prepare_fork (Run      *run,
 }
 
 /* Worker: hands @run's spawn to the spawner thread; @done runs on the
- * worker with the SpawnJob (freed after it). Takes @self. */
+ * worker with the SpawnJob (freed after it). The job holds the run, not
+ * the machine: a machine disposed meanwhile is found gone by @done. */
 void
 machine_spawn (Run         *run,
-               QMachine    *self,
                GSourceFunc  done)
 {
   const char *helper = q_spawn_helper_path ();
   SpawnJob *job = g_new0 (SpawnJob, 1);
 
   job->run = run_ref (run);
-  job->self = self;
   job->done = done;
   job->program = g_strdup (run->argv[0]);
   job->report_fd = -1;

@@ -30,7 +30,11 @@ cancel_link_free (CancelLink *link)
 }
 
 /* Connects @cancellable for the life of @task; the link goes with the
- * task's data, so it is disconnected once the task is done with. */
+ * task's data, so it is disconnected once the task is done with. The
+ * link owns @request, which the handler reads: it is freed only after
+ * g_cancellable_disconnect(), which waits for a handler running on
+ * another thread, so the handler never sees it freed. (The handler only
+ * schedules a copy for the worker; nothing it does can drop the task.) */
 void
 core_link_cancellable (GTask        *task,
                        GCancellable *cancellable,
