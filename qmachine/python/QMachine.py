@@ -639,9 +639,16 @@ class GuestAgent(QMachine.GuestAgent):
         return self._run(super().copy_to_guest_async, super().copy_to_guest_finish,
                          (Gio.File.new_for_path(os.fspath(local_path)), guest_path))
 
-    def copy_from_guest(self, guest_path, local_path):
-        return self._run(super().copy_from_guest_async, super().copy_from_guest_finish,
-                         (guest_path, Gio.File.new_for_path(os.fspath(local_path))))
+    def copy_from_guest(self, guest_path, local_path, mode=0o600):
+        """Copies a guest file to *local_path*: written under a temporary
+        name beside it and renamed into place when complete, with *mode*
+        (0600 by default); a failed copy leaves *local_path* as it was."""
+        dest = Gio.File.new_for_path(os.fspath(local_path))
+        if mode == 0o600:
+            return self._run(super().copy_from_guest_async, super().copy_from_guest_finish,
+                             (guest_path, dest))
+        return self._run(super().copy_from_guest_full_async, super().copy_from_guest_full_finish,
+                         (guest_path, dest, mode))
 
     def shutdown(self, mode=None):
         """``guest-shutdown`` (``powerdown``, ``halt`` or ``reboot``);

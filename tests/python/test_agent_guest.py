@@ -66,6 +66,9 @@ def test_override(agent_vm, tmp_path):
     agent.copy_to_guest(local, '/tmp/copied')
     agent.copy_from_guest('/tmp/copied', tmp_path / 'back')
     assert (tmp_path / 'back').read_bytes() == local.read_bytes()
+    assert (tmp_path / 'back').stat().st_mode & 0o777 == 0o600
+    agent.copy_from_guest('/tmp/copied', tmp_path / 'shared', mode=0o644)
+    assert (tmp_path / 'shared').stat().st_mode & 0o777 == 0o644
     assert agent.network_interfaces()[0]['name'] == 'lo'
     assert agent.execute('guest-get-time') > 0
 
