@@ -144,7 +144,7 @@ q_guest_agent_constructed (GObject *object)
   G_OBJECT_CLASS (q_guest_agent_parent_class)->constructed (object);
 
   self->box = q_box_new (self);
-  self->core = core_new (self->stream, context, self->box, agent_dispatch, TRUE);
+  self->core = core_new (self->stream, context, self->box, agent_dispatch, &core_agent_dialect);
 }
 
 static void

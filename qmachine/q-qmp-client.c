@@ -134,7 +134,7 @@ q_qmp_client_constructed (GObject *object)
   G_OBJECT_CLASS (q_qmp_client_parent_class)->constructed (object);
 
   self->box = q_box_new (self);
-  self->core = core_new (self->stream, context, self->box, client_dispatch, FALSE);
+  self->core = core_new (self->stream, context, self->box, client_dispatch, &core_qmp_dialect);
 }
 
 static void

@@ -1,8 +1,12 @@
-/* q-qmp-core-agent.c: the QMP core's guest agent dialect (worker thread)
+/* q-qmp-core-agent.c: the guest agent's dialect of the engine (worker
+ * thread)
  *
  * Copyright 2026 The qmachine authors
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * QGuestAgent makes its core with core_agent_dialect. The engine calls
+ * this file only through that table; this file calls the engine.
  */
 
 #include "config.h"
@@ -55,7 +59,7 @@ core_agent_sync_new (Core *core)
   p = g_new0 (Pending, 1);
   p->id = core_next_id (core);
   p->command = g_strdup ("guest-sync-delimited");
-  p->sync = TRUE;
+  p->own = TRUE;
   p->sync_value = g_random_int_range (1, G_MAXINT32);
   json_object_set_int_member (args, "id", p->sync_value);
 
@@ -86,23 +90,24 @@ core_agent_sync_new (Core *core)
   return p;
 }
 
-/* Forgets a written command whose reply will not be waited for: the
- * stream is out of step until the next resynchronisation. */
-void
-core_agent_abandon (Core    *core,
-                    Pending *p)
+/* Forgets a written command whose reply will not be waited for (timed
+ * out, cancelled, or done without one): the stream is out of step until
+ * the next resynchronisation. */
+static void
+agent_abandon (Core    *core,
+               Pending *p)
 {
   g_assert (p->sent);
   core->agent_synced = FALSE;
   if (!p->barrier)
     core_agent_set_up (core, FALSE);
-  g_queue_remove (&core->sent, p);
-  core->inband_in_flight--;
-  g_hash_table_remove (core->pending, p->id);
+  core_forget_sent (core, p);
 }
 
-gboolean
-core_agent_write_one (Core *core)
+/* One command at a time, each behind a resynchronisation when the stream
+ * may be out of step. */
+static gboolean
+agent_write_one (Core *core)
 {
   Pending *p = g_queue_peek_head (&core->outq);
 
@@ -137,22 +142,17 @@ core_agent_write_one (Core *core)
       q_qmp_framer_skip_to_delimiter (&core->framer);
     }
 
-  p->sent = TRUE;
-  g_queue_push_tail (&core->sent, p);
-  core->inband_in_flight++;
-  core->writing = TRUE;
-
-  return core_write_now (core, p->bytes);
+  return core_write_pending (core, p);
 }
 
-/* @number_error: json-glib read a number of @message as another value
- * (the framer's QQmpJsonInfo), or NULL. */
-void
-core_agent_handle_message (Core         *core,
-                           JsonObject   *message,
-                           const GError *number_error)
+/* @message is NULL for a line the framer dropped. */
+static void
+agent_handle_message (Core               *core,
+                      JsonObject         *message,
+                      const QQmpJsonInfo *info)
 {
   Pending *p = g_queue_peek_head (&core->sent);
+  const GError *number_error = info != NULL ? info->number_error : NULL;
   JsonNode *ret;
 
   if (message == NULL)
@@ -161,7 +161,7 @@ core_agent_handle_message (Core         *core,
        * big to be anything but the reply in flight fails that command:
        * the reply will not come again. */
       if ((core->framer.dropped_oversize || core->framer.dropped_too_many) &&
-          p != NULL && !p->sync)
+          p != NULL && !p->own)
         {
           if (p->task == NULL)
             ;
@@ -175,11 +175,11 @@ core_agent_handle_message (Core         *core,
                                         "The guest agent's reply to %s holds more than %"
                                         G_GSIZE_FORMAT " JSON values", p->command,
                                         core->framer.max_nodes);
-          core_agent_abandon (core, p);
+          agent_abandon (core, p);
           core_write_next (core);
           return;
         }
-      if (p == NULL || !p->sync)
+      if (p == NULL || !p->own)
         core->agent_synced = FALSE;
       return;
     }
@@ -191,7 +191,7 @@ core_agent_handle_message (Core         *core,
       return;
     }
 
-  if (p->sync)
+  if (p->own)
     {
       ret = json_object_get_member (message, "return");
       if (number_error == NULL && ret != NULL && JSON_NODE_HOLDS_VALUE (ret) &&
@@ -242,7 +242,7 @@ core_agent_notice (Core        *core,
   Pending *p;
 
   g_assert (q_worker_is_current ());
-  g_assert (core->agent);
+  g_assert (core->dialect == &core_agent_dialect);
 
   if (core->closed)
     return;
@@ -253,10 +253,10 @@ core_agent_notice (Core        *core,
     {
       core_agent_set_up (core, TRUE);
       /* A resynchronisation sent while nobody listened: start afresh. */
-      if (p != NULL && p->sync)
+      if (p != NULL && p->own)
         {
           core->agent_sync_attempts = 0;
-          core_agent_abandon (core, p);
+          agent_abandon (core, p);
           core_write_next (core);
         }
       return;
@@ -283,7 +283,7 @@ core_agent_notice (Core        *core,
       if (p->task != NULL)
         take_task_return_pointer (&p->task, json_node_new (JSON_NODE_NULL),
                                   (GDestroyNotify)json_node_unref);
-      core_agent_abandon (core, p);
+      agent_abandon (core, p);
     }
   else if (notice != AGENT_NOTICE_GUEST_SUSPENDED)
     {
@@ -293,7 +293,64 @@ core_agent_notice (Core        *core,
                                     ? "The guest agent closed its port before answering %s"
                                     : "The guest was reset or shut down before its agent answered %s",
                                     p->command);
-      core_agent_abandon (core, p);
+      agent_abandon (core, p);
     }
   core_write_next (core);
 }
+
+/* ------------------------------------------------------------------------ */
+/* What else the engine asks                                                */
+
+static void
+agent_setup (Core *core)
+{
+  /* guest-exec-status carries up to 16 MiB of each output stream, in
+   * base64. */
+  core->max_message_size = Q_AGENT_MAX_MESSAGE_SIZE;
+  core->framer.max_size = core->max_message_size;
+  q_qmp_framer_set_agent (&core->framer);
+}
+
+static void
+agent_queue (Core    *core,
+             Pending *p)
+{
+  if (p->barrier)
+    core->agent_synced = FALSE;   /* a user's sync resynchronises */
+  p->no_reply = g_strcmp0 (p->command, "guest-shutdown") == 0 ||
+                g_str_has_prefix (p->command, "guest-suspend-");
+}
+
+static GError *
+agent_timeout_error (Core    *core,
+                     Pending *p)
+{
+  if (p->sent)
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "No reply from the guest agent to %s within %d ms",
+                        p->command, p->timeout_msec);
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                      "The guest agent did not answer within %d ms, so %s was "
+                      "not sent (is qemu-ga running in the guest?)",
+                      p->timeout_msec, p->command);
+}
+
+/* No greeting, no capabilities, no events: commands go at once. */
+const CoreDialect core_agent_dialect = {
+  .no_stream      = "The guest agent was created without a stream",
+  .channel        = "Guest agent channel",
+  .was_closed     = "The guest agent connection was closed",
+  .is_closed      = "The guest agent's channel is closed",
+  .read_failed    = "Reading from the guest agent's channel failed",
+  .write_failed   = "Writing to the guest agent's channel failed",
+  .peer_closed    = "The guest agent's channel was closed (QEMU exited?)",
+  .command        = "The guest agent command",
+  .task_name      = "[qmachine] guest agent execute",
+  .raw_task_name  = "[qmachine] guest agent execute",
+  .setup          = agent_setup,
+  .queue          = agent_queue,
+  .write_one      = agent_write_one,
+  .handle_message = agent_handle_message,
+  .timeout_error  = agent_timeout_error,
+  .abandon        = agent_abandon,
+};

@@ -13,9 +13,14 @@
  * reply) to the worker, which adopts the command before it reads a reply,
  * cancels, times out or closes anything.
  *
- * Only plain in-band commands on a negotiated QMP socket go this way: not
- * fd-bearing ones (SCM_RIGHTS needs sendmsg and one at a time), not
- * out-of-band ones, not the guest agent's (it resynchronises first).
+ * Only plain in-band commands go this way, on a socket whose dialect
+ * allows it (direct_allowed: QMP once negotiated without out-of-band;
+ * not the guest agent, which resynchronises first): not fd-bearing ones
+ * (SCM_RIGHTS needs sendmsg and one at a time), not out-of-band ones.
+ *
+ * This file is the wire lock's side of it, below the engine: the caller's
+ * write, and what the worker learns under the lock. The worker's side
+ * (adopting the commands) is in q-qmp-core.c.
  *
  * Order: a caller writes only while wire_idle is set and no execute
  * request is posted; the worker clears wire_idle (under wire_mutex)
@@ -32,8 +37,8 @@
 void
 core_update_wire (Core *core)
 {
-  gboolean idle = core->socket_streams && !core->agent && core->negotiated &&
-                  !core->oob_enabled && !core->closing && !core->closed &&
+  gboolean idle = core->socket_streams && core->direct_allowed &&
+                  !core->closing && !core->closed &&
                   !core->writing && g_queue_is_empty (&core->outq);
 
   q_leaf_lock (&core->wire_mutex);
@@ -59,7 +64,7 @@ core_try_write_direct_locked (Core     *core,
   gssize n;
 
   *post_adopt = FALSE;
-  if (!core->socket_streams || core->agent || p->oob || p->fds != NULL || p->barrier ||
+  if (!core->socket_streams || p->oob || p->fds != NULL || p->barrier ||
       p->bytes == NULL || !core->wire_idle || core->executes_posted > 0)
     return FALSE;
   /* Cancelled since it was checked: the worker returns that at once.
@@ -92,103 +97,46 @@ core_try_write_direct_locked (Core     *core,
   return TRUE;
 }
 
-/* Any thread: hands @p (with its task) to the worker, writing it first
- * when it may. */
-void
-core_submit (Core    *core,
-             Pending *p)
+/* Any thread: writes @p when it may. Returns TRUE when it did (see
+ * above for *@post_adopt); otherwise the caller posts it to the worker,
+ * which is counted here, under the same lock, so that no later command
+ * overtakes it. */
+gboolean
+core_write_direct (Core     *core,
+                   Pending  *p,
+                   gboolean *post_adopt)
 {
-  gboolean post_adopt = FALSE;
   gboolean written;
-  Request *r;
 
   q_leaf_lock (&core->wire_mutex);
-  written = core_try_write_direct_locked (core, p, &post_adopt);
+  written = core_try_write_direct_locked (core, p, post_adopt);
   if (!written)
     core->executes_posted++;
   q_leaf_unlock (&core->wire_mutex);
 
-  if (written && !post_adopt)
-    return;
-
-  r = request_new (core);
-  if (!written)
-    {
-      r->pending = p;
-      q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
-    }
-  else
-    q_worker_schedule (core_do_adopt, r, (GDestroyNotify)request_free);
+  return written;
 }
 
-/* Worker: an execute request has arrived (called first thing). */
+/* Worker: an execute request has arrived (called first thing, before
+ * adopting what callers wrote). */
 void
-core_execute_arrived (Core *core)
+core_direct_arrived (Core *core)
 {
   q_leaf_lock (&core->wire_mutex);
   g_assert (core->executes_posted > 0);
   core->executes_posted--;
   core->wire_idle = FALSE;   /* until this one is written */
   q_leaf_unlock (&core->wire_mutex);
-  core_adopt_direct (core);
 }
 
-/* Worker: takes in what callers wrote, in the order they wrote it. Runs
- * before anything looks at `sent` or at the table of commands. */
+/* Worker: moves what callers wrote, in the order they wrote it, to
+ * @out. */
 void
-core_adopt_direct (Core *core)
+core_direct_take (Core   *core,
+                  GQueue *out)
 {
-  GQueue adopted = G_QUEUE_INIT;
-  gboolean rearm = FALSE;
-  Pending *p;
-
   q_leaf_lock (&core->wire_mutex);
-  if (g_queue_is_empty (&core->direct_sent))
-    {
-      q_leaf_unlock (&core->wire_mutex);
-      return;
-    }
-  adopted = core->direct_sent;
+  *out = core->direct_sent;
   g_queue_init (&core->direct_sent);
   q_leaf_unlock (&core->wire_mutex);
-
-  while ((p = g_queue_pop_head (&adopted)))
-    {
-      gsize len = g_bytes_get_size (p->bytes);
-
-      g_hash_table_insert (core->pending, p->id, p);
-      g_queue_push_tail (&core->sent, p);
-      core->inband_in_flight++;
-      if (p->deadline != 0 && (core->deadline_source == NULL || p->deadline < core->deadline_armed))
-        rearm = TRUE;
-      if (p->direct_written < len)
-        {
-          /* A short write is always the last a caller made. */
-          g_assert (g_queue_is_empty (&adopted));
-          q_leaf_lock (&core->wire_mutex);
-          core->direct_short = FALSE;
-          q_leaf_unlock (&core->wire_mutex);
-          if (!core->closed)
-            core_write_rest (core, p->bytes, p->direct_written);
-        }
-    }
-
-  if (core->closed)
-    {
-      /* Closed in between: what callers wrote fails as the rest did. */
-      core_fail_sent (core, NULL);
-      return;
-    }
-  if (rearm)
-    core_arm_deadline (core);
-}
-
-gboolean
-core_do_adopt (gpointer data)
-{
-  Request *r = data;
-
-  core_adopt_direct (r->core);
-  core_update_wire (r->core);
-  return G_SOURCE_REMOVE;
 }

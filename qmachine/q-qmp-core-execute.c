@@ -53,6 +53,29 @@ core_link_cancellable (GTask        *task,
                           (GDestroyNotify)cancel_link_free);
 }
 
+/* Any thread: hands @p (with its task) to the worker, writing it first
+ * when it may (q-qmp-core-direct.c). */
+static void
+core_submit (Core    *core,
+             Pending *p)
+{
+  gboolean post_adopt = FALSE;
+  Request *r;
+
+  if (core_write_direct (core, p, &post_adopt))
+    {
+      if (!post_adopt)
+        return;
+      r = request_new (core);
+      q_worker_schedule (core_do_adopt, r, (GDestroyNotify)request_free);
+      return;
+    }
+
+  r = request_new (core);
+  r->pending = p;
+  q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
+}
+
 /* Any thread. */
 void
 core_execute_async (Core               *core,
@@ -75,8 +98,7 @@ core_execute_async (Core               *core,
 
   task = g_task_new (source_object, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
-  g_task_set_name (task, core->agent ? "[qmachine] guest agent execute"
-                   : raw ? "[qmachine] qmp execute-raw" : "[qmachine] qmp execute");
+  g_task_set_name (task, raw ? core->dialect->raw_task_name : core->dialect->task_name);
   /* We return cancellation ourselves, but keep the slot for the reply. */
   g_task_set_check_cancellable (task, FALSE);
 
@@ -114,9 +136,6 @@ core_execute_async (Core               *core,
           return;
         }
     }
-  if (core->agent)
-    p->no_reply = g_strcmp0 (command, "guest-shutdown") == 0 ||
-                  g_str_has_prefix (command, "guest-suspend-");
   p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
   p->raw = raw;
   p->task = g_object_ref (task);
@@ -131,8 +150,7 @@ core_execute_async (Core               *core,
       request_free (cr);
       pending_free (p);
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               core->agent ? "The guest agent command %s was cancelled"
-                                           : "The QMP command %s was cancelled", command);
+                               "%s %s was cancelled", core->dialect->command, command);
       return;
     }
   core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));

@@ -1,15 +1,21 @@
-/* q-qmp-core-private.h: the QMP protocol engine behind QQmpClient
+/* q-qmp-core-private.h: the protocol engine behind QQmpClient and
+ * QGuestAgent, and its dialects
  *
  * Copyright 2026 The qmachine authors
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A Core is the worker-side half of a QQmpClient: the stream, the framer,
- * the commands in flight, their deadlines, and the emissions waiting for
- * the owner's context. It is refcounted; the client holds one reference
- * and every worker operation (a read, a write, a request, a timer) holds
- * its own. The client is reached only through the box, from the
- * dispatcher (docs/internals.md).
+ * A Core is the worker-side half of a QQmpClient or a QGuestAgent: the
+ * stream, the framer, the commands in flight, their deadlines, and the
+ * emissions waiting for the owner's context. It is refcounted; the object
+ * holds one reference and every worker operation (a read, a write, a
+ * request, a timer) holds its own. The object is reached only through the
+ * box, from the dispatcher (docs/internals.md).
+ *
+ * The engine (q-qmp-core.c and the files below it) knows no dialect: what
+ * differs between QMP and the guest agent it asks of the CoreDialect the
+ * core was made with. The dialects' files sit above the engine and call
+ * it; the engine calls them only through that table.
  */
 
 #pragma once
@@ -47,11 +53,15 @@ typedef struct
   gboolean     raw;
   gboolean     oob;
   gboolean     sent;
+  gboolean     own;          /* the dialect's own command (the agent's
+                              * guest-sync-delimited): no task, yet its
+                              * deadline counts */
+  gboolean     no_reply;     /* no reply on success: done when the peer goes
+                              * (the agent's guest-shutdown, guest-suspend-*) */
+  gboolean     barrier;      /* no bytes: the dialect decides when it is done
+                              * (the agent's sync: once in step) */
   /* Guest agent dialect only. */
-  gboolean     sync;         /* guest-sync-delimited of the core's own */
-  gint64       sync_value;   /* the random id it carries */
-  gboolean     barrier;      /* a user's sync: no bytes, done once in step */
-  gboolean     no_reply;     /* guest-shutdown, guest-suspend-*: no reply on success */
+  gint64       sync_value;   /* the random id its own sync carries */
   /* Written by the caller's thread (q-qmp-core-direct.c). */
   gsize        direct_written; /* bytes of it the caller wrote (all, but for a short write) */
 } Pending;
@@ -83,6 +93,58 @@ typedef enum
 } AgentNotice;
 
 typedef struct _Core Core;
+
+/* What differs between the dialects a core speaks: given at core_new,
+ * static, never changed. Hooks run on the worker unless said otherwise;
+ * optional ones may be NULL. */
+typedef struct
+{
+  /* Words for errors and the log. */
+  const char *no_stream;       /* the error of an object made without a stream */
+  const char *channel;         /* "… closed: REASON" in the debug log */
+  const char *was_closed;      /* what waiting commands fail with on a close of ours */
+  const char *is_closed;       /* what a new call fails with ("…: REASON") */
+  const char *read_failed;     /* "…: REASON" */
+  const char *write_failed;    /* "…: REASON" */
+  const char *peer_closed;     /* end of file */
+  const char *command;         /* "… NAME was cancelled" */
+  const char *task_name;
+  const char *raw_task_name;   /* execute-raw */
+
+  /* Optional. In core_new, before any other thread sees the core: the
+   * dialect's limits and the framer's mode. */
+  void      (*setup)          (Core               *core);
+  /* Optional. A caller's command has reached the worker and goes into
+   * outq next (not for commands callers wrote themselves). */
+  void      (*queue)          (Core               *core,
+                               Pending            *p);
+  /* The write policy: takes the next command that may go from outq and
+   * writes it with core_write_pending, or closes when `closing` and
+   * nothing more will go. Returns TRUE when one was written at once and
+   * the next may follow. Called while nothing is being written. */
+  gboolean  (*write_one)      (Core               *core);
+  /* Routing: a message from the peer. @message (and @info) is NULL for a
+   * line the framer dropped (the framer's agent mode). */
+  void      (*handle_message) (Core               *core,
+                               JsonObject         *message,
+                               const QQmpJsonInfo *info);
+  /* The error of a command whose deadline passed. */
+  GError   *(*timeout_error)  (Core               *core,
+                               Pending            *p);
+  /* Optional. A written command timed out or was cancelled (its task,
+   * if it had one, returned): the dialect forgets it
+   * (core_forget_sent). NULL: its slot stays until its late reply comes
+   * and is dropped, as in-order replies need. */
+  void      (*abandon)        (Core               *core,
+                               Pending            *p);
+  /* Optional. The core closes, after its commands failed with @error:
+   * what else of the dialect's waits fails too. */
+  void      (*close)          (Core               *core,
+                               const GError       *error);
+  /* Optional. The last reference went (any thread): the dialect's state. */
+  void      (*finalize)       (Core               *core);
+} CoreDialect;
+
 struct _Core
 {
   gatomicrefcount  ref_count;
@@ -97,7 +159,7 @@ struct _Core
   gboolean         socket_streams;    /* the streams are the socket's own (not, say, TLS
                                        * over it): it may be polled and written directly */
   GCancellable    *io_cancellable;
-  gboolean         agent;            /* the guest agent's dialect (QGuestAgent) */
+  const CoreDialect *dialect;
 
   /* Worker thread only. */
   QQmpFramer       framer;
@@ -111,20 +173,26 @@ struct _Core
   gboolean         writing;
   guint            fd_in_flight;      /* sent fd-bearing commands awaiting reply */
   guint            inband_in_flight;
-  gboolean         oob_enabled;
   GSource         *deadline_source;   /* fires at the earliest command deadline */
   gint64           deadline_armed;
-  GTask           *negotiate_task;    /* waiting for the greeting */
-  QQmpNegotiateFlags negotiate_flags;
-  gboolean         negotiated;
   GPtrArray       *close_tasks;       /* close_async waiting for the out queue to drain */
   gboolean         closing;
+  gboolean         direct_allowed;    /* set by the dialect: callers may write its plain
+                                       * commands themselves (q-qmp-core-direct.c) */
   QQmpEventHook    event_hook;        /* set and called on the worker only */
   QQmpClosedHook   closed_hook;
   gpointer         hook_data;
   GDestroyNotify   hook_destroy;
-  gboolean         agent_synced;      /* agent: the stream is known to be in step */
-  gboolean         agent_up;          /* agent: it answered last (or its port opened) */
+
+  /* The dialects' own state (worker thread): the engine does not touch
+   * it. QMP (q-qmp-core-qmp.c): */
+  gboolean         oob_enabled;
+  GTask           *negotiate_task;    /* waiting for the greeting */
+  QQmpNegotiateFlags negotiate_flags;
+  gboolean         negotiated;
+  /* The guest agent (q-qmp-core-agent.c): */
+  gboolean         agent_synced;      /* the stream is known to be in step */
+  gboolean         agent_up;          /* it answered last (or its port opened) */
   guint            agent_sync_attempts;
 
   /* Atomic: ids are made on any thread. */
@@ -145,7 +213,7 @@ struct _Core
   /* Protected by mutex: read from any thread. Lock order: the core mutex
    * is taken alone (nothing else is locked while holding it). */
   GMutex           mutex;
-  JsonObject      *greeting;
+  JsonObject      *greeting;          /* QMP's, set by its dialect */
   char            *log_name;          /* nullable: the debug log's name for the connection */
   gboolean         closed;
   GError          *closed_error;
@@ -170,14 +238,14 @@ typedef struct
   gpointer task_key;   /* negotiate cancel: compared, never dereferenced */
 } Request;
 
-Core     *core_new                 (GIOStream    *stream,
-                                    GMainContext *owner_context,
-                                    QBox         *box,
-                                    QDispatchFunc dispatch,
-                                    gboolean      agent);
+/* The engine (q-qmp-core.c). */
+Core     *core_new                 (GIOStream         *stream,
+                                    GMainContext      *owner_context,
+                                    QBox              *box,
+                                    QDispatchFunc      dispatch,
+                                    const CoreDialect *dialect);
 Core     *core_ref                 (Core         *core);
 void      core_unref               (Core         *core);
-char     *core_next_id             (Core         *core);
 GError   *core_closed_error        (Core         *core);
 void      core_take_emissions      (Core         *core,
                                     GQueue       *out,
@@ -191,73 +259,68 @@ void      core_dispose             (Core         *core);
 Request  *request_new              (Core         *core);
 void      request_free             (Request      *r);
 gboolean  core_do_execute          (gpointer      data);
-gboolean  core_do_negotiate        (gpointer      data);
-gboolean  core_do_negotiate_cancel (gpointer      data);
+gboolean  core_do_adopt            (gpointer      data);
 gboolean  core_do_close            (gpointer      data);
 gboolean  core_do_fail             (gpointer      data);
 void      core_execute_cancelled_cb (GCancellable *cancellable,
                                      gpointer      data);
-void      core_link_cancellable    (GTask        *task,
-                                    GCancellable *cancellable,
-                                    Request      *request,
-                                    GCallback     callback);
-void      core_agent_notice        (Core         *core,
-                                    AgentNotice   notice);
 
-/* Worker thread: shared by q-qmp-core.c and q-qmp-core-agent.c. */
+/* The engine, for its dialects (worker thread). */
+void      core_close               (Core         *core,
+                                    const GError *error);
+void      core_write_next          (Core         *core);
+gboolean  core_write_pending       (Core         *core,
+                                    Pending      *p);
+void      core_arm_deadline        (Core         *core);
+void      core_finish_sent         (Core         *core,
+                                    Pending      *p,
+                                    JsonObject   *response);
+void      core_forget_sent         (Core         *core,
+                                    Pending      *p);
+void      core_queue_emission      (Core         *core,
+                                    Emission     *e);
+void      core_adopt_direct        (Core         *core);
+
+/* Direct writes: the wire lock's side (q-qmp-core-direct.c, below the
+ * engine). */
+gboolean  core_write_direct        (Core         *core,
+                                    Pending      *p,
+                                    gboolean     *post_adopt);
+void      core_update_wire         (Core         *core);
+void      core_direct_arrived      (Core         *core);
+void      core_direct_take         (Core         *core,
+                                    GQueue       *out);
+
+/* Messages, records, tasks, the traffic log (q-qmp-core-message.c, the
+ * bottom): any thread unless said. */
 gboolean  traffic_logged           (void);
 void      log_traffic              (Core         *core,
                                     gboolean      sent,
                                     JsonObject   *message);
 void      take_task_return_error   (GTask       **slot,
                                     GError       *error);
+void      take_task_return_boolean (GTask       **slot,
+                                    gboolean      value);
 void      take_task_return_pointer (GTask       **slot,
                                     gpointer      value,
                                     GDestroyNotify destroy);
 #define take_task_return_new_error(slot, domain, code, ...) \
   take_task_return_error ((slot), g_error_new ((domain), (code), __VA_ARGS__))
-void      core_close               (Core         *core,
-                                    const GError *error);
-void      core_write_next          (Core         *core);
-gboolean  core_write_now           (Core         *core,
-                                    GBytes       *bytes);
-void      core_arm_deadline        (Core         *core);
-void      core_finish_sent         (Core         *core,
-                                    Pending      *p,
-                                    JsonObject   *response);
-void      core_queue_emission      (Core         *core,
-                                    Emission     *e);
+char     *core_next_id             (Core         *core);
+Pending  *pending_new              (Core         *core,
+                                    const char   *command,
+                                    JsonObject   *arguments,
+                                    gboolean      oob);
+void      pending_free             (Pending      *p);
+void      emission_free            (Emission     *e);
 GBytes   *serialize_command        (const char   *command,
                                     JsonObject   *arguments,
                                     gboolean      oob,
                                     const char   *id);
 
-/* The guest agent's dialect (q-qmp-core-agent.c), worker thread. */
-gboolean  core_agent_write_one     (Core         *core);
-void      core_agent_handle_message (Core        *core,
-                                     JsonObject  *message,
-                                     const GError *number_error);
-void      core_agent_abandon       (Core         *core,
-                                    Pending      *p);
-
-/* Negotiation (q-qmp-core-negotiate.c), worker thread. */
-void      core_greeting_arrived    (Core         *core);
-
-/* Direct writes (q-qmp-core-direct.c). */
-void      core_submit              (Core         *core,
-                                    Pending      *p);
-void      core_execute_arrived     (Core         *core);
-void      core_adopt_direct        (Core         *core);
-void      core_update_wire         (Core         *core);
-gboolean  core_do_adopt            (gpointer      data);
-void      core_write_rest          (Core         *core,
-                                    GBytes       *bytes,
-                                    gsize         offset);
-void      core_fail_sent           (Core         *core,
-                                    const GError *error);
-
-/* Starts a command (any thread); what QQmpClient and QGuestAgent share.
- * @source_object becomes the task's source. */
+/* Starts a command (any thread; q-qmp-core-execute.c, above the engine):
+ * what QQmpClient and QGuestAgent share. @source_object becomes the
+ * task's source. */
 void      core_execute_async       (Core               *core,
                                     gpointer            source_object,
                                     const char         *command,
@@ -271,13 +334,20 @@ void      core_execute_async       (Core               *core,
                                     GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer            user_data);
+void      core_link_cancellable    (GTask        *task,
+                                    GCancellable *cancellable,
+                                    Request      *request,
+                                    GCallback     callback);
 
-Pending  *pending_new              (Core         *core,
-                                    const char   *command,
-                                    JsonObject   *arguments,
-                                    gboolean      oob);
-void      pending_free             (Pending      *p);
-void      emission_free            (Emission     *e);
+/* QMP's dialect (q-qmp-core-qmp.c). */
+extern const CoreDialect core_qmp_dialect;
+gboolean  core_do_negotiate        (gpointer      data);
+gboolean  core_do_negotiate_cancel (gpointer      data);
+
+/* The guest agent's dialect (q-qmp-core-agent.c). */
+extern const CoreDialect core_agent_dialect;
+void      core_agent_notice        (Core         *core,
+                                    AgentNotice   notice);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Core, core_unref)
 

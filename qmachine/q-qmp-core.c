@@ -1,14 +1,19 @@
-/* q-qmp-core.c: the QMP protocol engine behind QQmpClient
+/* q-qmp-core.c: the protocol engine behind QQmpClient and QGuestAgent
  *
  * Copyright 2026 The qmachine authors
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
+ * Reading, framing, writing, the commands in flight, deadlines, closing
+ * and emissions, for any dialect: what a dialect decides (how a message
+ * is routed, which command goes next, what a command abandoned means) is
+ * asked of core->dialect, never of a dialect's file by name.
+ *
  * Everything here runs on the worker thread unless a comment says "any
  * thread". Requests from the public API arrive as Request records posted
  * with q_worker_schedule; results leave as GTask returns (which GTask
  * marshals to the caller's context) and as emissions for the owner's
- * context, delivered by the client's dispatcher.
+ * context, delivered by the object's dispatcher.
  */
 
 #include "config.h"
@@ -25,159 +30,11 @@ static gboolean core_start_reading (gpointer data);
 static void     core_got_data      (Core     *core,
                                     gssize    n,
                                     GError   *error);
-
-/* ------------------------------------------------------------------------ */
-/* The QMP traffic in the debug log (G_MESSAGES_DEBUG=QMachine)             */
-
-gboolean
-traffic_logged (void)
-{
-  return !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
-}
-
-/* A copy of @node with the values of members that carry secrets (names
- * holding "password", "secret" or "key", and the `data` of secret
- * objects) replaced, for the log. */
-static JsonNode *
-redact (JsonNode *node)
-{
-  /* A new tree: parsed messages are immutable. */
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      JsonObject *object = json_node_get_object (node);
-      JsonObject *out = json_object_new ();
-      GList *members = json_object_get_members (object);
-      const char *qom_type = q_json_get_string (object, "qom-type");
-      gboolean secret_object = qom_type != NULL && strstr (qom_type, "secret") != NULL;
-      JsonNode *ret = json_node_new (JSON_NODE_OBJECT);
-
-      for (GList *l = members; l; l = l->next)
-        {
-          const char *name = l->data;
-          g_autofree char *lower = g_ascii_strdown (name, -1);
-
-          if (strstr (lower, "password") || strstr (lower, "secret") || strstr (lower, "key") ||
-              (secret_object && g_str_equal (name, "data")))
-            json_object_set_string_member (out, name, "<redacted>");
-          else
-            json_object_set_member (out, name, redact (json_object_get_member (object, name)));
-        }
-      g_list_free (members);
-      json_node_take_object (ret, out);
-      return ret;
-    }
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    {
-      JsonArray *array = json_node_get_array (node);
-      JsonArray *out = json_array_new ();
-      JsonNode *ret = json_node_new (JSON_NODE_ARRAY);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        json_array_add_element (out, redact (json_array_get_element (array, i)));
-      json_node_take_array (ret, out);
-      return ret;
-    }
-  return json_node_copy (node);
-}
-
-/* A structured debug message: besides MESSAGE ("NAME: QMP -> {...}"),
- * QMACHINE_QMP says "sent" or "received" and QMACHINE_NAME names the
- * connection (the machine's name), for journald and custom log writers. */
-void
-log_traffic (Core       *core,
-             gboolean    sent,
-             JsonObject *message)
-{
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autoptr(JsonNode) shown = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *line = NULL;
-  GLogField fields[] = {
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "PRIORITY", "7", -1 },
-    { "CODE_FILE", __FILE__, -1 },
-    { "CODE_FUNC", G_STRFUNC, -1 },
-    { "QMACHINE_QMP", sent ? "sent" : "received", -1 },
-    { "MESSAGE", NULL, -1 },
-    { "QMACHINE_NAME", NULL, -1 },
-  };
-
-  json_node_set_object (node, message);
-  shown = redact (node);
-  text = json_to_string (shown, FALSE);
-
-  q_leaf_lock (&core->mutex);
-  name = g_strdup (core->log_name);
-  q_leaf_unlock (&core->mutex);
-
-  line = g_strdup_printf ("%s%sQMP %s %s", name ? name : "", name ? ": " : "",
-                          sent ? "->" : "<-", text);
-  fields[5].value = line;
-  fields[6].value = name;
-  g_log_structured_array (G_LOG_LEVEL_DEBUG, fields,
-                          name ? G_N_ELEMENTS (fields) : G_N_ELEMENTS (fields) - 1);
-}
-
-/* Return through a task held in @slot, and drop that reference. */
-void
-take_task_return_error (GTask  **slot,
-                        GError  *error)
-{
-  GTask *task = g_steal_pointer (slot);
-
-  g_task_return_error (task, error);
-  g_object_unref (task);
-}
-
-static void
-take_task_return_boolean (GTask    **slot,
-                          gboolean   value)
-{
-  GTask *task = g_steal_pointer (slot);
-
-  g_task_return_boolean (task, value);
-  g_object_unref (task);
-}
-
-void
-take_task_return_pointer (GTask          **slot,
-                          gpointer         value,
-                          GDestroyNotify   destroy)
-{
-  GTask *task = g_steal_pointer (slot);
-
-  g_task_return_pointer (task, value, destroy);
-  g_object_unref (task);
-}
-
-
-static gboolean core_write_one (Core       *core);
 static void core_read_next   (Core         *core);
 static void core_op_done     (Core         *core);
 
 /* ------------------------------------------------------------------------ */
 /* Pending commands and emissions                                           */
-
-void
-pending_free (Pending *p)
-{
-  g_free (p->id);
-  g_free (p->command);
-  g_clear_pointer (&p->bytes, g_bytes_unref);
-  g_clear_object (&p->fds);
-  g_clear_object (&p->task);
-  g_free (p);
-}
-
-void
-emission_free (Emission *e)
-{
-  g_free (e->name);
-  g_clear_pointer (&e->object, json_object_unref);
-  g_clear_error (&e->error);
-  g_free (e);
-}
 
 Core *
 core_ref (Core *core)
@@ -193,11 +50,12 @@ core_unref (Core *core)
     return;
 
   g_assert (g_hash_table_size (core->pending) == 0);
-  g_assert (core->negotiate_task == NULL);
   g_assert (core->deadline_source == NULL);
   g_assert (core->read_source == NULL);
   g_assert (core->hook_destroy == NULL);
 
+  if (core->dialect->finalize != NULL)
+    core->dialect->finalize (core);
   g_clear_pointer (&core->dispatcher, q_dispatcher_unref);
   g_clear_object (&core->stream);
   g_clear_object (&core->socket);
@@ -206,7 +64,6 @@ core_unref (Core *core)
   g_clear_pointer (&core->readbuf, g_free);
   g_clear_pointer (&core->pending, g_hash_table_unref);
   g_clear_pointer (&core->close_tasks, g_ptr_array_unref);
-  g_clear_pointer (&core->greeting, json_object_unref);
   g_clear_error (&core->closed_error);
   g_free (core->log_name);
   g_queue_clear_full (&core->emissions, (GDestroyNotify)emission_free);
@@ -217,17 +74,18 @@ core_unref (Core *core)
 }
 
 Core *
-core_new (GIOStream     *stream,
-          GMainContext  *owner_context,
-          QBox          *box,
-          QDispatchFunc  dispatch,
-          gboolean       agent)
+core_new (GIOStream         *stream,
+          GMainContext      *owner_context,
+          QBox              *box,
+          QDispatchFunc      dispatch,
+          const CoreDialect *dialect)
 {
   Core *core = g_new0 (Core, 1);
 
   g_atomic_ref_count_init (&core->ref_count);
   g_mutex_init (&core->mutex);
   g_mutex_init (&core->wire_mutex);
+  core->dialect = dialect;
   core->dispatcher = q_dispatcher_new (owner_context, box, dispatch);
   core->io_cancellable = g_cancellable_new ();
   core->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -237,18 +95,9 @@ core_new (GIOStream     *stream,
   core->max_queued_events = MAX_QUEUED_EMISSIONS;
   core->max_queued_event_bytes = Q_QMP_CLIENT_DEFAULT_MAX_QUEUED_EVENT_BYTES;
   q_qmp_framer_init (&core->framer, core->max_message_size, core->max_message_nodes);
-  if (agent)
-    {
-      /* No greeting, no capabilities: commands go at once, each behind a
-       * resynchronisation when the stream may be out of step. */
-      core->agent = TRUE;
-      core->negotiated = TRUE;
-      /* guest-exec-status carries up to 16 MiB of each output stream, in
-       * base64. */
-      core->max_message_size = Q_AGENT_MAX_MESSAGE_SIZE;
-      core->framer.max_size = core->max_message_size;
-      q_qmp_framer_set_agent (&core->framer);
-    }
+  /* Its limits and its framing, before any thread but this one sees it. */
+  if (dialect->setup != NULL)
+    dialect->setup (core);
 
   if (stream == NULL)
     {
@@ -256,9 +105,8 @@ core_new (GIOStream     *stream,
        * client whose every call fails with a clear error. */
       core->closed = TRUE;
       core->stream_closed = TRUE;
-      core->closed_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
-                                        agent ? "The guest agent was created without a stream"
-                                              : "The QMP client was created without a stream");
+      core->closed_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                                                dialect->no_stream);
       return core;
     }
 
@@ -420,6 +268,21 @@ core_complete (Core       *core,
                            "QMP reply to %s has neither \"return\" nor \"error\"", p->command);
 }
 
+/* Removes a written command whose reply will not be waited for (its
+ * task, if any, already returned). */
+void
+core_forget_sent (Core    *core,
+                  Pending *p)
+{
+  g_assert (p->sent);
+  g_queue_remove (&core->sent, p);
+  if (p->fds != NULL)
+    core->fd_in_flight--;
+  if (!p->oob)
+    core->inband_in_flight--;
+  g_hash_table_remove (core->pending, p->id);
+}
+
 /* Removes a sent pending command and completes it. */
 void
 core_finish_sent (Core       *core,
@@ -439,199 +302,6 @@ core_finish_sent (Core       *core,
   core_write_next (core);
 }
 
-/* The written out-of-band command a reply's id names, or NULL: only
- * out-of-band commands carry ids (numbers on the wire, strings in the
- * table). */
-static Pending *
-core_lookup_sent_oob (Core     *core,
-                      JsonNode *id_node)
-{
-  char key[24];
-  Pending *p;
-
-  if (!JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_INT64)
-    return NULL;
-  g_snprintf (key, sizeof key, "%" G_GINT64_FORMAT, json_node_get_int (id_node));
-  p = g_hash_table_lookup (core->pending, key);
-  return p != NULL && p->sent && p->oob ? p : NULL;
-}
-
-/* The oldest in-band command written and not yet answered: in-band replies
- * carry no id, QEMU answers them in order. */
-static Pending *
-core_oldest_inband (Core *core)
-{
-  for (GList *l = core->sent.head; l; l = l->next)
-    {
-      Pending *p = l->data;
-      if (!p->oob)
-        return p;
-    }
-  return NULL;
-}
-
-static void
-core_handle_return (Core               *core,
-                    JsonObject         *message,
-                    const QQmpJsonInfo *info)
-{
-  JsonNode *id_node = json_object_get_member (message, "id");
-  Pending *p;
-
-  if (info->number_error != NULL && info->number_in_id)
-    {
-      /* Its id read as another number: it could go to the wrong command. */
-      g_debug ("QMP: reply with an unreadable id dropped: %s", info->number_error->message);
-      return;
-    }
-
-  if (id_node != NULL)
-    p = core_lookup_sent_oob (core, id_node);
-  else if ((p = core_oldest_inband (core)) == NULL && json_object_has_member (message, "error"))
-    /* An id-less error with only out-of-band commands out: QEMU could not
-     * parse one of them, and cannot tell which. Fail the oldest rather
-     * than leave it hanging. */
-    p = g_queue_peek_head (&core->sent);
-
-  if (p == NULL)
-    {
-      g_debug ("QMP: reply that no command waits for dropped");
-      return;
-    }
-
-  if (info->number_error != NULL)
-    {
-      /* json-glib read a number of it as another value: the command fails
-       * rather than return what QEMU did not say; the connection, in step,
-       * stays up (QEMU writes uint64 values above G_MAXINT64 as they are,
-       * in qom-get replies for one). */
-      if (p->task != NULL)
-        take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                                    "The reply to the QMP command %s cannot be read: %s",
-                                    p->command, info->number_error->message);
-      core_finish_sent (core, p, NULL);
-      return;
-    }
-
-  core_finish_sent (core, p, message);
-}
-
-static void
-core_handle_message (Core               *core,
-                     JsonObject         *message,
-                     const QQmpJsonInfo *info)
-{
-  JsonNode *node;
-
-  if (core->agent)
-    {
-      core_agent_handle_message (core, message, info->number_error);
-      return;
-    }
-
-  if (json_object_has_member (message, "QMP"))
-    {
-      JsonObject *qmp = q_json_get_object (message, "QMP");
-      gboolean first;
-
-      if (qmp == NULL)
-        {
-          g_autoptr(GError) error =
-            g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                         "QMP greeting is not an object");
-          core_close (core, error);
-          return;
-        }
-      if (info->number_error != NULL)
-        {
-          g_autoptr(GError) error =
-            g_error_new (Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                         "The QMP greeting cannot be read: %s", info->number_error->message);
-          core_close (core, error);
-          return;
-        }
-
-      q_leaf_lock (&core->mutex);
-      first = core->greeting == NULL;
-      if (first)
-        core->greeting = json_object_ref (qmp);
-      q_leaf_unlock (&core->mutex);
-
-      if (first)
-        core_greeting_arrived (core);
-      else
-        g_debug ("QMP: second greeting ignored");
-      return;
-    }
-
-  if ((node = json_object_get_member (message, "event")) != NULL)
-    {
-      QQmpEventHook hook;
-      gpointer hook_data;
-      Emission *e;
-
-      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-        {
-          g_debug ("QMP: event without a string name dropped");
-          return;
-        }
-
-      if (info->number_error != NULL)
-        {
-          /* Nobody waits for an event in particular: it goes, counted as
-           * an event the application did not get. */
-          q_leaf_lock (&core->mutex);
-          core->dropped_events++;
-          q_leaf_unlock (&core->mutex);
-          g_debug ("QMP: event %s dropped: %s", json_node_get_string (node),
-                   info->number_error->message);
-          return;
-        }
-
-      e = g_new0 (Emission, 1);
-      e->kind = EMIT_EVENT;
-      e->name = g_strdup (json_node_get_string (node));
-      e->object = json_object_ref (message);
-      e->cost = info->size + EVENT_NODE_COST * info->nodes;
-
-      hook = core->event_hook;
-      hook_data = core->hook_data;
-      if (hook != NULL)
-        hook (message, e->cost, hook_data);
-
-      core_queue_emission (core, e);
-      return;
-    }
-
-  if (json_object_has_member (message, "return") || json_object_has_member (message, "error"))
-    {
-      core_handle_return (core, message, info);
-      return;
-    }
-
-  if (((node = json_object_get_member (message, "id")) != NULL && !info->number_in_id) ||
-      (node == NULL && core_oldest_inband (core) != NULL))
-    {
-      /* A reply that is neither success nor failure: its command fails
-       * now with a protocol error instead of waiting for its deadline.
-       * Without an id it stands where the oldest in-band command's reply
-       * goes (in-band replies come in order and carry no id). */
-      Pending *p = node != NULL ? core_lookup_sent_oob (core, node) : core_oldest_inband (core);
-
-      if (p != NULL)
-        {
-          if (p->task != NULL)
-            take_task_return_new_error (&p->task, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-                                        "QMP reply to %s has neither \"return\" nor \"error\"",
-                                        p->command);
-          core_finish_sent (core, p, NULL);
-          return;
-        }
-    }
-
-  g_debug ("QMP: message of unknown kind dropped");
-}
-
 /* ------------------------------------------------------------------------ */
 /* Reading (worker thread)                                                  */
 
@@ -642,17 +312,12 @@ core_handle_frame (JsonObject         *message,
 {
   Core *core = user_data;
 
-  if (message == NULL)
-    {
-      /* The agent dialect's dropped line. */
-      core_agent_handle_message (core, NULL, NULL);
-      return !core->closed;
-    }
   /* A message with a misread number is not shown: its values are not
-   * what the peer sent (its handling logs why it went). */
-  if (info->number_error == NULL && traffic_logged ())
+   * what the peer sent (its handling logs why it went). NULL is a line a
+   * framer that drops bad lines dropped. */
+  if (message != NULL && info->number_error == NULL && traffic_logged ())
     log_traffic (core, FALSE, message);
-  core_handle_message (core, message, info);
+  core->dialect->handle_message (core, message, info);
   return !core->closed;
 }
 
@@ -689,18 +354,16 @@ core_got_data (Core   *core,
   if (n < 0)
     {
       g_autoptr(GError) rerror =
-        g_error_new (error->domain, error->code,
-                     core->agent ? "Reading from the guest agent's channel failed: %s"
-                                 : "Reading from the QMP peer failed: %s", error->message);
+        g_error_new (error->domain, error->code, "%s: %s",
+                     core->dialect->read_failed, error->message);
       core_close (core, rerror);
       return;
     }
 
   if (n == 0)
     {
-      perror = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                            core->agent ? "The guest agent's channel was closed (QEMU exited?)"
-                                        : "The QMP peer closed the connection");
+      perror = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                    core->dialect->peer_closed);
       core_close (core, perror);
       return;
     }
@@ -798,8 +461,8 @@ core_write_done (Core   *core,
       if (!core->closed)
         {
           g_autoptr(GError) werror =
-            g_error_new (error->domain, error->code,
-                         "Writing to the QMP peer failed: %s", error->message);
+            g_error_new (error->domain, error->code, "%s: %s",
+                         core->dialect->write_failed, error->message);
           core_close (core, werror);
         }
       return;
@@ -986,68 +649,19 @@ core_write_next (Core *core)
   /* A loop, not recursion: most writes complete at once. */
   while (!core->writing && !core->closed)
     {
-      if (!core_write_one (core))
+      if (!core->dialect->write_one (core))
         break;
     }
   core_update_wire (core);
 }
 
-/* The rest of a command a caller began to write (q-qmp-core-direct.c). */
-void
-core_write_rest (Core   *core,
-                 GBytes *bytes,
-                 gsize   offset)
+/* Marks @p, taken from outq by the dialect, written and starts writing
+ * it (with its fds in the same message). Returns TRUE when it went out at
+ * once and the next may follow. */
+gboolean
+core_write_pending (Core    *core,
+                    Pending *p)
 {
-  core->writing = TRUE;
-  core_write_bytes (core, bytes, offset);
-}
-
-/* Starts writing the next command that may go. Returns TRUE when it was
- * written at once and the next may follow. */
-
-static gboolean
-core_write_one (Core *core)
-{
-  Pending *p;
-
-  if (core->agent)
-    return core_agent_write_one (core);
-
-  if (g_queue_is_empty (&core->outq))
-    {
-      if (core->closing)
-        core_close (core, NULL);
-      return FALSE;
-    }
-
-  /* Each fd-bearing message replaces the fds QEMU has stashed, so an
-   * fd-bearing command waits until the previous one has been answered;
-   * commands behind it wait too, to keep their order. In-band commands
-   * over the OOB limit wait, but out-of-band ones pass them: that is what
-   * out-of-band is for. */
-  p = NULL;
-  for (GList *l = core->outq.head; l; l = l->next)
-    {
-      Pending *candidate = l->data;
-
-      if (candidate->fds != NULL && core->fd_in_flight > 0)
-        break;
-      if (!candidate->oob && core->oob_enabled &&
-          core->inband_in_flight >= MAX_INBAND_IN_FLIGHT_OOB)
-        continue;
-      p = candidate;
-      g_queue_delete_link (&core->outq, l);
-      break;
-    }
-  if (p == NULL)
-    {
-      /* Only held commands are left: they wait for replies, which a
-       * close does not wait for. */
-      if (core->closing)
-        core_close (core, NULL);
-      return FALSE;
-    }
-
   p->sent = TRUE;
   g_queue_push_tail (&core->sent, p);
   if (p->fds != NULL)
@@ -1105,7 +719,6 @@ core_close (Core         *core,
 {
   g_autoptr(GError) fail = NULL;
   g_autoptr(GPtrArray) close_tasks = NULL;
-  g_autoptr(GTask) negotiate_task = NULL;
   QQmpClosedHook hook;
   gpointer hook_data;
   GDestroyNotify hook_destroy;
@@ -1144,7 +757,7 @@ core_close (Core         *core,
     }
 
   if (error != NULL)
-    g_debug ("%s closed: %s", core->agent ? "Guest agent channel" : "QMP connection", error->message);
+    g_debug ("%s closed: %s", core->dialect->channel, error->message);
 
   g_cancellable_cancel (core->io_cancellable);
   core_maybe_close_stream (core);
@@ -1152,9 +765,7 @@ core_close (Core         *core,
   if (error != NULL)
     fail = g_error_copy (error);
   else
-    fail = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
-                        core->agent ? "The guest agent connection was closed"
-                                    : "The QMP connection was closed");
+    fail = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, core->dialect->was_closed);
 
   /* Fail everything that waits, in the order it was sent. A command that
    * never replies on success (guest-shutdown) is done when the peer closes
@@ -1179,8 +790,8 @@ core_close (Core         *core,
     }
   g_assert (g_hash_table_size (core->pending) == 0);
 
-  if ((negotiate_task = g_steal_pointer (&core->negotiate_task)))
-    g_task_return_error (negotiate_task, g_error_copy (fail));
+  if (core->dialect->close != NULL)
+    core->dialect->close (core, fail);
 
   close_tasks = g_steal_pointer (&core->close_tasks);
   for (guint i = 0; close_tasks && i < close_tasks->len; i++)
@@ -1199,7 +810,7 @@ core_close (Core         *core,
 
 /* Fails what is in `sent` (commands callers wrote, adopted after the
  * close) with @error, or the close's error. */
-void
+static void
 core_fail_sent (Core         *core,
                 const GError *error)
 {
@@ -1253,13 +864,9 @@ core_closed_error (Core *core)
   q_leaf_lock (&core->mutex);
   if (core->closed_error != NULL)
     error = g_error_new (core->closed_error->domain, core->closed_error->code,
-                         "%s: %s", core->agent ? "The guest agent's channel is closed"
-                                               : "The QMP connection is closed",
-                         core->closed_error->message);
+                         "%s: %s", core->dialect->is_closed, core->closed_error->message);
   else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
-                         core->agent ? "The guest agent's channel is closed"
-                                     : "The QMP connection is closed");
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, core->dialect->is_closed);
   q_leaf_unlock (&core->mutex);
 
   return error;
@@ -1272,7 +879,8 @@ core_do_execute (gpointer data)
   Core *core = r->core;
   Pending *p = g_steal_pointer (&r->pending);
 
-  core_execute_arrived (core);
+  core_direct_arrived (core);
+  core_adopt_direct (core);
   if (core->closed)
     {
       take_task_return_error (&p->task, core_closed_error (core));
@@ -1288,14 +896,75 @@ core_do_execute (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
-  if (p->barrier)
-    core->agent_synced = FALSE;   /* a user's sync resynchronises */
+  if (core->dialect->queue != NULL)
+    core->dialect->queue (core, p);
   g_hash_table_insert (core->pending, p->id, p);
   g_queue_push_tail (&core->outq, p);
   if (p->deadline != 0 && (core->deadline_source == NULL || p->deadline < core->deadline_armed))
     core_arm_deadline (core);
   core_write_next (core);
 
+  return G_SOURCE_REMOVE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands callers wrote (worker thread; q-qmp-core-direct.c)              */
+
+/* Takes in what callers wrote, in the order they wrote it. Runs before
+ * anything looks at `sent` or at the table of commands. */
+void
+core_adopt_direct (Core *core)
+{
+  GQueue adopted;
+  gboolean rearm = FALSE;
+  Pending *p;
+
+  core_direct_take (core, &adopted);
+  if (g_queue_is_empty (&adopted))
+    return;
+
+  while ((p = g_queue_pop_head (&adopted)))
+    {
+      gsize len = g_bytes_get_size (p->bytes);
+
+      g_hash_table_insert (core->pending, p->id, p);
+      g_queue_push_tail (&core->sent, p);
+      core->inband_in_flight++;
+      if (p->deadline != 0 && (core->deadline_source == NULL || p->deadline < core->deadline_armed))
+        rearm = TRUE;
+      if (p->direct_written < len)
+        {
+          /* A short write is always the last a caller made. */
+          g_assert (g_queue_is_empty (&adopted));
+          q_leaf_lock (&core->wire_mutex);
+          core->direct_short = FALSE;
+          q_leaf_unlock (&core->wire_mutex);
+          if (!core->closed)
+            {
+              /* The rest of it. */
+              core->writing = TRUE;
+              core_write_bytes (core, p->bytes, p->direct_written);
+            }
+        }
+    }
+
+  if (core->closed)
+    {
+      /* Closed in between: what callers wrote fails as the rest did. */
+      core_fail_sent (core, NULL);
+      return;
+    }
+  if (rearm)
+    core_arm_deadline (core);
+}
+
+gboolean
+core_do_adopt (gpointer data)
+{
+  Request *r = data;
+
+  core_adopt_direct (r->core);
+  core_update_wire (r->core);
   return G_SOURCE_REMOVE;
 }
 
@@ -1322,29 +991,17 @@ core_deadline_cb (gpointer data)
 
   g_hash_table_iter_init (&iter, core->pending);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
-    if ((p->task != NULL || p->sync) && p->deadline != 0 && p->deadline <= now)
+    if ((p->task != NULL || p->own) && p->deadline != 0 && p->deadline <= now)
       g_ptr_array_add (expired, p);
 
   for (guint i = 0; i < expired->len; i++)
     {
       p = g_ptr_array_index (expired, i);
-      if (p->task == NULL)
-        ;   /* the core's own resynchronisation */
-      else if (!core->agent)
-        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                    "No reply to the QMP command %s within %d ms",
-                                    p->command, p->timeout_msec);
-      else if (p->sent)
-        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                    "No reply from the guest agent to %s within %d ms",
-                                    p->command, p->timeout_msec);
-      else
-        take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                    "The guest agent did not answer within %d ms, so %s was "
-                                    "not sent (is qemu-ga running in the guest?)",
-                                    p->timeout_msec, p->command);
-      if (core->agent && p->sent)
-        core_agent_abandon (core, p);
+      /* Without a task it is the dialect's own command. */
+      if (p->task != NULL)
+        take_task_return_error (&p->task, core->dialect->timeout_error (core, p));
+      if (p->sent && core->dialect->abandon != NULL)
+        core->dialect->abandon (core, p);
       else if (!p->sent)
         {
           /* Never written: no reply will come, forget it. */
@@ -1356,8 +1013,8 @@ core_deadline_cb (gpointer data)
     }
 
   core_arm_deadline (core);
-  if (core->agent)
-    core_write_next (core);
+  /* A command abandoned may have been what held the next one. */
+  core_write_next (core);
   return G_SOURCE_REMOVE;
 }
 
@@ -1378,7 +1035,7 @@ core_arm_deadline (Core *core)
 
   g_hash_table_iter_init (&iter, core->pending);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *)&p))
-    if ((p->task != NULL || p->sync) && p->deadline != 0 && (earliest == 0 || p->deadline < earliest))
+    if ((p->task != NULL || p->own) && p->deadline != 0 && (earliest == 0 || p->deadline < earliest))
       earliest = p->deadline;
   if (earliest == 0)
     return;
@@ -1405,13 +1062,12 @@ core_do_cancel (gpointer data)
     return G_SOURCE_REMOVE;
 
   take_task_return_new_error (&p->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                              core->agent ? "The guest agent command %s was cancelled"
-                                          : "The QMP command %s was cancelled", p->command);
+                              "%s %s was cancelled", core->dialect->command, p->command);
 
-  if (core->agent && p->sent)
+  if (p->sent && core->dialect->abandon != NULL)
     {
-      /* The agent may never answer: do not wait for it. */
-      core_agent_abandon (core, p);
+      /* The dialect does not wait for its reply. */
+      core->dialect->abandon (core, p);
       core_write_next (core);
     }
   else if (!p->sent)
@@ -1473,92 +1129,3 @@ core_do_fail (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-char *
-core_next_id (Core *core)
-{
-  return g_strdup_printf ("%u", (guint)g_atomic_int_add (&core->id_counter, 1));
-}
-
-
-/* Any thread: a command ready for core_do_execute. */
-Pending *
-pending_new (Core       *core,
-             const char *command,
-             JsonObject *arguments,
-             gboolean    oob)
-{
-  Pending *p = g_new0 (Pending, 1);
-
-  p->id = core_next_id (core);
-  p->command = g_strdup (command);
-  p->bytes = serialize_command (command, arguments, oob, p->id);
-  p->oob = oob;
-  if (traffic_logged ())
-    {
-      g_autoptr(JsonObject) shown = json_object_new ();
-
-      json_object_set_string_member (shown, oob ? "exec-oob" : "execute", command);
-      if (arguments != NULL)
-        json_object_set_object_member (shown, "arguments", json_object_ref (arguments));
-      if (oob)
-        json_object_set_int_member (shown, "id", g_ascii_strtoll (p->id, NULL, 10));
-      log_traffic (core, TRUE, shown);
-    }
-
-  return p;
-}
-
-/* Appends @text as a JSON string. */
-static void
-append_json_string (GString    *out,
-                    const char *text)
-{
-  g_string_append_c (out, '"');
-  for (const guchar *c = (const guchar *)text; *c; c++)
-    {
-      if (*c == '"' || *c == '\\')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, *c);
-        }
-      else if (*c < 0x20)
-        g_string_append_printf (out, "\\u%04x", *c);
-      else
-        g_string_append_c (out, *c);
-    }
-  g_string_append_c (out, '"');
-}
-
-/* The shortest message QEMU accepts: QEMU's monitor consumes its input a
- * byte per main-loop iteration, so every byte costs latency
- * (docs/benchmarks.md). In-band commands carry no id: QEMU answers them in
- * order. Out-of-band ones need one, as a number. */
-GBytes *
-serialize_command (const char *command,
-                   JsonObject *arguments,
-                   gboolean    oob,
-                   const char *id)
-{
-  GString *s = g_string_sized_new (64);
-
-  g_string_append (s, oob ? "{\"exec-oob\":" : "{\"execute\":");
-  append_json_string (s, command);
-  if (arguments != NULL)
-    {
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
-      g_autoptr(JsonNode) args = json_node_new (JSON_NODE_OBJECT);
-
-      json_node_set_object (args, arguments);
-      json_generator_set_root (gen, args);
-      g_string_append (s, ",\"arguments\":");
-      json_generator_to_gstring (gen, s);
-    }
-  if (oob)
-    {
-      g_string_append (s, ",\"id\":");
-      g_string_append (s, id);
-    }
-  g_string_append (s, "}\n");
-
-  return g_string_free_to_bytes (s);
-}
