@@ -156,6 +156,7 @@ typedef struct
  * iterates its context still makes blocking calls). */
 static GMutex handoff_lock;
 static GList *handoffs;
+static int n_handoffs;   /* atomic: a blocking call skips the lock when 0 */
 static guint next_handoff_id;
 
 static void
@@ -183,6 +184,7 @@ unref_in_owner_cb (gpointer data)
       {
         taken = l->data;
         handoffs = g_list_delete_link (handoffs, l);
+        g_atomic_int_add (&n_handoffs, -1);
         break;
       }
   q_leaf_unlock (&handoff_lock);
@@ -210,6 +212,7 @@ handoff_cb (gpointer data)
   q_leaf_lock (&handoff_lock);
   h->source = g_source_ref (source);
   handoffs = g_list_prepend (handoffs, h);
+  g_atomic_int_inc (&n_handoffs);
   q_leaf_unlock (&handoff_lock);
   g_source_attach (source, h->owner);
   g_source_unref (source);
@@ -222,6 +225,8 @@ handoffs_run_for (GMainContext *context)
 {
   GList *mine = NULL;
 
+  if (g_atomic_int_get (&n_handoffs) == 0)
+    return;
   q_leaf_lock (&handoff_lock);
   for (GList *l = handoffs; l; )
     {
@@ -231,6 +236,7 @@ handoffs_run_for (GMainContext *context)
         {
           handoffs = g_list_remove_link (handoffs, l);
           mine = g_list_concat (l, mine);
+          g_atomic_int_add (&n_handoffs, -1);
         }
       l = next;
     }
