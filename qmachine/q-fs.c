@@ -342,21 +342,32 @@ q_fs_open_private_file_at (int           dir_fd,
   return fd;
 }
 
+/* The directory of the file @path, opened with q_fs_open_dir; its last
+ * component in @base. */
+static int
+open_parent (const char   *path,
+             const char   *what,
+             char        **base,
+             GError      **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *dir_what = NULL;
+
+  if (!split_file_path (path, &dir, base, what, error))
+    return -1;
+  dir_what = g_strdup_printf ("directory of the %s", what);
+  return q_fs_open_dir (dir, Q_FS_DIR_NONE, dir_what, error);
+}
+
 int
 q_fs_open_private_file (const char   *path,
                         const char   *what,
                         GError      **error)
 {
-  g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
-  g_autofree char *dir_what = NULL;
-  int dir_fd;
+  int dir_fd = open_parent (path, what, &base, error);
   int fd;
 
-  if (!split_file_path (path, &dir, &base, what, error))
-    return -1;
-  dir_what = g_strdup_printf ("directory of the %s", what);
-  dir_fd = q_fs_open_dir (dir, Q_FS_DIR_NONE, dir_what, error);
   if (dir_fd < 0)
     return -1;
   fd = q_fs_open_private_file_at (dir_fd, base, path, what, error);
@@ -553,17 +564,11 @@ q_fs_check_socket_path (const char   *path,
                         const char   *what,
                         GError      **error)
 {
-  g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
-  g_autofree char *dir_what = NULL;
+  int dir_fd = open_parent (path, what, &base, error);
   struct stat st;
-  int dir_fd;
   gboolean exists;
 
-  if (!split_file_path (path, &dir, &base, what, error))
-    return FALSE;
-  dir_what = g_strdup_printf ("directory of the %s", what);
-  dir_fd = q_fs_open_dir (dir, Q_FS_DIR_NONE, dir_what, error);
   if (dir_fd < 0)
     return FALSE;
   exists = fstatat (dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;

@@ -21,6 +21,31 @@ test_qemu_binary (void)
   return env ? env : "qemu-system-x86_64";
 }
 
+/* A machine for the tests that need no guest: -machine none, temporary
+ * files under @base_dir. */
+static inline QMachine *
+test_new_machine_none (const char *base_dir)
+{
+  QMachine *m = q_machine_new (test_qemu_binary ());
+
+  q_machine_set_base_temp_dir (m, base_dir);
+  q_machine_add_args (m, "-nodefaults", NULL);
+  q_machine_set_machine (m, "none");
+  return m;
+}
+
+/* One blocking call, as a script makes: it also drops what qmachine's
+ * threads handed back to this thread (a last reference they happened to
+ * hold while the script dropped its own). */
+static inline void
+test_blocking_call (void)
+{
+  QMachine *probe = q_machine_new (test_qemu_binary ());
+
+  (void) q_machine_wait (probe, 0, NULL, NULL);
+  g_object_unref (probe);
+}
+
 /* Entries in a /proc/self directory (open fds, threads). */
 static inline guint
 count_dir (const char *path)

@@ -34,12 +34,7 @@ loops (void)
 static QMachine *
 new_machine (void)
 {
-  QMachine *m = q_machine_new (test_qemu_binary ());
-
-  q_machine_set_base_temp_dir (m, base_dir);
-  q_machine_add_args (m, "-nodefaults", NULL);
-  q_machine_set_machine (m, "none");
-  return m;
+  return test_new_machine_none (base_dir);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -29,12 +29,7 @@ static char *base_dir;
 static QMachine *
 new_machine (void)
 {
-  QMachine *m = q_machine_new (test_qemu_binary ());
-
-  q_machine_set_base_temp_dir (m, base_dir);
-  q_machine_add_args (m, "-nodefaults", NULL);
-  q_machine_set_machine (m, "none");
-  return m;
+  return test_new_machine_none (base_dir);
 }
 
 static void
@@ -259,14 +254,10 @@ count_reached (gpointer data)
   return g_atomic_int_get (c->count) >= c->want;
 }
 
-/* As a script goes on: its next blocking call drops what qmachine's
- * threads handed back to it (a last reference they happened to hold). */
 static gboolean
 count_reached_after_blocking_call (gpointer data)
 {
-  g_autoptr(QMachine) probe = q_machine_new (test_qemu_binary ());
-
-  (void) q_machine_wait (probe, 0, NULL, NULL);
+  test_blocking_call ();
   return count_reached (data);
 }
 

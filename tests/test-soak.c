@@ -36,12 +36,7 @@ env_count (const char *name,
 static QMachine *
 new_machine (void)
 {
-  QMachine *m = q_machine_new (test_qemu_binary ());
-
-  q_machine_set_base_temp_dir (m, base_dir);
-  q_machine_add_args (m, "-nodefaults", NULL);
-  q_machine_set_machine (m, "none");
-  return m;
+  return test_new_machine_none (base_dir);
 }
 
 typedef struct
@@ -57,14 +52,10 @@ count_reached (gpointer data)
   return g_atomic_int_get (c->count) >= c->want;
 }
 
-/* As a script goes on: its next blocking call drops what qmachine's
- * threads handed back to it (a last reference they happened to hold). */
 static gboolean
 count_reached_after_blocking_call (gpointer data)
 {
-  g_autoptr(QMachine) probe = q_machine_new (test_qemu_binary ());
-
-  (void) q_machine_wait (probe, 0, NULL, NULL);
+  test_blocking_call ();
   return count_reached (data);
 }
 
