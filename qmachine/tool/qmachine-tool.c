@@ -691,12 +691,12 @@ edit_distance (const char *a,
   return row[len_b];
 }
 
-static const char *compare_to;
-
 static int
 compare_distance (gconstpointer a,
-                  gconstpointer b)
+                  gconstpointer b,
+                  gpointer      user_data)
 {
+  const char *compare_to = user_data;
   const char *name_a = *(const char * const *)a;
   const char *name_b = *(const char * const *)b;
   /* A name cut short (qemu-system-x86) means a longer one. */
@@ -729,8 +729,7 @@ qemu_binaries_near (const char *name)
             g_ptr_array_add (found, g_strdup (entry));
         }
     }
-  compare_to = name;
-  g_ptr_array_sort (found, compare_distance);
+  g_ptr_array_sort_with_data (found, compare_distance, (gpointer)name);
   return g_steal_pointer (&found);
 }
 
