@@ -19,6 +19,8 @@
 #include <gio/gunixsocketaddress.h>
 #include <qmachine.h>
 
+#include "term-filter.h"
+
 /* Exit codes (documented in docs/tool.md). */
 enum {
   EXIT_OK = 0,
@@ -44,6 +46,7 @@ typedef struct
   gboolean          launched;     /* launch completed: exits are ours to handle */
   GString          *partial;      /* console output after its last newline */
   guint             partial_flush;
+  TermFilter        filter;       /* keeps the guest's terminal queries off ours */
 } Tool;
 
 static void tool_read_next (Tool *tool);
@@ -110,7 +113,7 @@ output_cb (QConsole *console,
   if (!tool->want_console)
     return;
 
-  g_string_append_len (tool->partial, data, len);
+  term_filter_feed (&tool->filter, data, len, tool->partial);
   nl = memrchr (tool->partial->str, '\n', tool->partial->len);
   if (nl != NULL)
     {
@@ -606,6 +609,27 @@ ready_wait_cb (GObject      *object,
   tool_read_next (tool);
 }
 
+/* A launch error lists QEMU's output on an "Output:" line, which is
+ * empty when QEMU printed nothing: the tool leaves that line out. */
+static void
+print_launch_error (const GError *error)
+{
+  g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+  g_autoptr(GString) message = g_string_new (NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *bare = g_strstrip (g_strdup (lines[i]));
+
+      if (g_str_equal (bare, "Output:"))
+        continue;
+      if (message->len > 0)
+        g_string_append_c (message, '\n');
+      g_string_append (message, lines[i]);
+    }
+  g_printerr ("qmachine: %s\n", message->str);
+}
+
 static void
 launch_cb (GObject      *object,
            GAsyncResult *result,
@@ -616,7 +640,7 @@ launch_cb (GObject      *object,
 
   if (!q_machine_launch_finish (Q_MACHINE (object), result, &error))
     {
-      g_printerr ("qmachine: %s\n", error->message);
+      print_launch_error (error);
       tool->status = EXIT_FAILURE_;
       g_main_loop_quit (tool->loop);
       return;
@@ -638,6 +662,160 @@ launch_cb (GObject      *object,
                               tool->timeout_msec, tool->cancellable, ready_wait_cb, tool);
   else
     tool_read_next (tool);
+}
+
+/* Levenshtein distance between A and B. */
+static guint
+edit_distance (const char *a,
+               const char *b)
+{
+  gsize len_b = strlen (b);
+  g_autofree guint *row = g_new (guint, len_b + 1);
+
+  for (gsize j = 0; j <= len_b; j++)
+    row[j] = j;
+  for (gsize i = 1; a[i - 1] != '\0'; i++)
+    {
+      guint diagonal = row[0];
+
+      row[0] = i;
+      for (gsize j = 1; j <= len_b; j++)
+        {
+          guint above = row[j];
+
+          row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1),
+                        diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+          diagonal = above;
+        }
+    }
+  return row[len_b];
+}
+
+static int
+compare_distance (gconstpointer a,
+                  gconstpointer b,
+                  gpointer      user_data)
+{
+  const char *compare_to = user_data;
+  const char *name_a = *(const char * const *)a;
+  const char *name_b = *(const char * const *)b;
+  /* A name cut short (qemu-system-x86) means a longer one. */
+  int d = (int)g_str_has_prefix (name_b, compare_to) - (int)g_str_has_prefix (name_a, compare_to);
+
+  if (d == 0)
+    d = (int)edit_distance (compare_to, name_a) - (int)edit_distance (compare_to, name_b);
+  return d != 0 ? d : strcmp (name_a, name_b);
+}
+
+/* The qemu-system-* programs on PATH, those nearest to NAME first. */
+static GPtrArray *
+qemu_binaries_near (const char *name)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) dirs = g_strsplit (g_getenv ("PATH") ? g_getenv ("PATH") : "", ":", -1);
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autoptr(GDir) dir = g_dir_open (*dirs[i] ? dirs[i] : ".", 0, NULL);
+      const char *entry;
+
+      while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (dirs[i], entry, NULL);
+
+          if (g_str_has_prefix (entry, "qemu-system-") &&
+              g_file_test (path, G_FILE_TEST_IS_EXECUTABLE) &&
+              !g_ptr_array_find_with_equal_func (found, entry, g_str_equal, NULL))
+            g_ptr_array_add (found, g_strdup (entry));
+        }
+    }
+  g_ptr_array_sort_with_data (found, compare_distance, (gpointer)name);
+  return g_steal_pointer (&found);
+}
+
+/* The Debian package of the qemu-system-ARCH program NAME, or NULL. */
+static const char *
+debian_package_of (const char *name)
+{
+  static const struct {
+    const char *package;
+    const char *arches;
+  } packages[] = {
+    { "qemu-system-x86", " i386 x86_64 x86_64-microvm " },
+    { "qemu-system-arm", " aarch64 arm " },
+    { "qemu-system-mips", " mips mipsel mips64 mips64el " },
+    { "qemu-system-ppc", " ppc ppc64 " },
+    { "qemu-system-sparc", " sparc sparc64 " },
+    { "qemu-system-misc", " alpha avr cris hppa loongarch64 m68k microblaze microblazeel nios2 "
+                          "or1k riscv32 riscv64 rx s390x sh4 sh4eb tricore xtensa xtensaeb " },
+  };
+  g_autofree char *arch = NULL;
+
+  if (!g_str_has_prefix (name, "qemu-system-"))
+    return NULL;
+  arch = g_strdup_printf (" %s ", name + strlen ("qemu-system-"));
+  for (gsize i = 0; i < G_N_ELEMENTS (packages); i++)
+    if (strstr (packages[i].arches, arch) != NULL)
+      return packages[i].package;
+  return NULL;
+}
+
+/* Whether dpkg says PACKAGE is installed: TRUE, FALSE, or -1 without dpkg. */
+static int
+debian_package_installed (const char *package)
+{
+  const char *argv[] = { "dpkg-query", "-W", "-f=${Status}", package, NULL };
+  g_autofree char *out = NULL;
+  int wait_status;
+
+  if (!g_spawn_sync (NULL, (char **)argv, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, &out, NULL, &wait_status, NULL))
+    return -1;
+  return g_spawn_check_wait_status (wait_status, NULL) && g_str_has_suffix (out, " installed");
+}
+
+/* Before launching: a BINARY that is not there, said with what to do
+ * about it. FALSE when it is missing. */
+static gboolean
+check_binary (const char *binary)
+{
+  g_autofree char *found = NULL;
+  g_autoptr(GPtrArray) near = NULL;
+  const char *package;
+
+  if (strchr (binary, '/') != NULL)
+    {
+      if (g_file_test (binary, G_FILE_TEST_EXISTS))
+        return TRUE;
+      g_printerr ("qmachine: the QEMU binary %s does not exist\n", binary);
+      return FALSE;
+    }
+  if ((found = g_find_program_in_path (binary)) != NULL)
+    return TRUE;
+
+  g_printerr ("qmachine: the QEMU binary %s is not on PATH\n", binary);
+  package = debian_package_of (binary);
+  if (package != NULL && debian_package_installed (package) == FALSE)
+    {
+      g_printerr ("qmachine: it comes with Debian's %s package: apt-get install %s\n",
+                  package, package);
+      return FALSE;
+    }
+  near = qemu_binaries_near (binary);
+  if (near->len > 0 && package == NULL && edit_distance (binary, near->pdata[0]) <= 3)
+    g_printerr ("qmachine: did you mean %s?\n", (char *)near->pdata[0]);
+  else if (near->len > 0)
+    {
+      g_ptr_array_add (near, NULL);
+      {
+        g_autofree char *list = g_strjoinv (", ", (char **)near->pdata);
+        g_printerr ("qmachine: QEMU binaries on PATH: %s\n", list);
+      }
+    }
+  else
+    g_printerr ("qmachine: no qemu-system-* binary is on PATH\n");
+  return FALSE;
 }
 
 static int
@@ -692,6 +870,9 @@ cmd_run (int    argc,
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("qmachine run: %s\n", error->message);
+      if (g_error_matches (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION))
+        g_printerr ("qmachine run: QEMU's own options go after \"--\": "
+                    "qmachine run [OPTION…] -- QEMU-ARGS…\n");
       return EXIT_USAGE;
     }
 
@@ -701,8 +882,12 @@ cmd_run (int    argc,
       return EXIT_USAGE;
     }
 
+  if (!check_binary (binary ? binary : "qemu-system-x86_64"))
+    return EXIT_FAILURE_;
+
   tool.loop = g_main_loop_new (NULL, FALSE);
   tool.partial = g_string_new (NULL);
+  term_filter_init (&tool.filter);
   tool.cancellable = g_cancellable_new ();
   tool.want_console = console;
   tool.qmp_shell = qmp_shell;
@@ -740,6 +925,7 @@ cmd_run (int    argc,
   if (q_machine_get_console (tool.machine) != NULL)
     g_signal_connect (q_machine_get_console (tool.machine), "output", G_CALLBACK (output_cb), &tool);
   g_main_loop_run (tool.loop);
+  term_filter_flush (&tool.filter, tool.partial);
   flush_partial (&tool);
 
   if (tool.had_error && tool.status == EXIT_OK)
@@ -750,58 +936,229 @@ cmd_run (int    argc,
   g_clear_object (&tool.cancellable);
   g_main_loop_unref (tool.loop);
   g_string_free (tool.partial, TRUE);
+  term_filter_clear (&tool.filter);
   g_free (wait_pattern);
 
   return tool.status;
 }
 
+/* Where in TEXT json-glib's parse ERROR ("<data>:LINE:COLUMN: Parse
+ * error: …", the column being the byte that ends the offending token)
+ * points: the line's text, the token's first and last bytes in it, and
+ * the reason. FALSE when the message does not say. */
+static gboolean
+json_error_position (const char    *text,
+                     const GError  *error,
+                     guint64       *line_number,
+                     char         **line_text,
+                     gsize         *first,
+                     gsize         *last,
+                     char         **reason)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("^[^:]*:([0-9]+):([0-9]+): [^:]+: (.*)$", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *line_s = NULL;
+  g_autofree char *column_s = NULL;
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  guint64 line, column;
+  const char *l;
+  gsize end;
+
+  if (!g_regex_match (regex, error->message, 0, &match))
+    return FALSE;
+  line_s = g_match_info_fetch (match, 1);
+  column_s = g_match_info_fetch (match, 2);
+  line = g_ascii_strtoull (line_s, NULL, 10);
+  column = g_ascii_strtoull (column_s, NULL, 10);
+  if (line < 1 || line > g_strv_length (lines))
+    return FALSE;
+  l = lines[line - 1];
+  end = MIN (column > 0 ? column - 1 : 0, strlen (l) > 0 ? strlen (l) - 1 : 0);
+  *first = end;
+  if (l[end] == '"')
+    {
+      while (*first > 0 && l[*first - 1] != '"')
+        (*first)--;
+      if (*first > 0)
+        (*first)--;
+    }
+  else
+    while (*first > 0 && (g_ascii_isalnum (l[end]) || l[end] == '_') &&
+           (g_ascii_isalnum (l[*first - 1]) || l[*first - 1] == '_'))
+      (*first)--;
+  *last = end;
+  *line_number = line;
+  *line_text = g_strdup (l);
+  *reason = g_match_info_fetch (match, 3);
+  return TRUE;
+}
+
+/* A type's name for "the arguments must be a JSON object, not …". */
+static const char *
+json_node_kind (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    return "an array";
+  if (JSON_NODE_HOLDS_NULL (node))
+    return "null";
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_STRING:
+      return "a string";
+    case G_TYPE_BOOLEAN:
+      return "a boolean";
+    default:
+      return "a number";
+    }
+}
+
+/* The JSON object of a command line's JSON-ARGUMENTS, or NULL after
+ * saying what is wrong with TEXT (where, under the text) and how to quote
+ * it: COMMAND is the command line up to the arguments. */
+static JsonObject *
+json_object_from_arg (const char *text,
+                      const char *command)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, text, -1, &error))
+    {
+      g_autofree char *line = NULL;
+      g_autofree char *reason = NULL;
+      guint64 line_number;
+      gsize first, last;
+
+      if (json_error_position (text, error, &line_number, &line, &first, &last, &reason))
+        {
+          glong indent = g_utf8_pointer_to_offset (line, line + first);
+          glong width = g_utf8_pointer_to_offset (line + first, line + last) + 1;
+          g_autofree char *tilde = g_strnfill (MAX (width - 1, 0), '~');
+          g_autofree char *spaces = g_strnfill (indent, ' ');
+          g_autofree char *where = strchr (text, '\n') == NULL
+            ? g_strdup_printf ("column %ld", indent + 1)
+            : g_strdup_printf ("line %" G_GUINT64_FORMAT ", column %ld", line_number, indent + 1);
+
+          g_printerr ("qmachine: the arguments are not valid JSON: %s: %s\n"
+                      "    %s\n"
+                      "    %s^%s\n",
+                      where, reason, line, spaces, tilde);
+        }
+      else
+        g_printerr ("qmachine: the arguments are not valid JSON: %s\n", error->message);
+      g_printerr ("qmachine: %s put the arguments in single quotes: %s '{\"key\": \"value\"}'\n",
+                  strchr (text, '"') == NULL ? "the shell took the double quotes away:"
+                                             : "in a shell,",
+                  command);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_printerr ("qmachine: the arguments must be a JSON object, not %s: %s '{\"key\": \"value\"}'\n",
+                  root ? json_node_kind (root) : "an empty argument", command);
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* JSON arguments the shell split into WORDS (N_WORDS of them): they must
+ * be one argument. */
+static void
+json_split_by_shell (char      **words,
+                     int         n_words,
+                     const char *command)
+{
+  g_autofree char *joined = g_strjoinv (" ", words);
+
+  g_printerr ("qmachine: the JSON arguments must be one argument, but the shell split "
+              "them into %d: %s\n"
+              "qmachine: in a shell, put the arguments in single quotes: %s '{\"key\": \"value\"}'\n",
+              n_words, joined, command);
+}
+
+/* The monitor address ARG: HOST:PORT or tcp:HOST:PORT for a TCP monitor,
+ * else (or with unix:) the path of a unix socket. */
+static GSocketConnectable *
+monitor_address (const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+  GSocketConnectable *address;
+  const char *tcp = NULL;
+
+  if (g_str_has_prefix (arg, "tcp:"))
+    tcp = arg + strlen ("tcp:");
+  else if (g_str_has_prefix (arg, "unix:"))
+    arg += strlen ("unix:");
+  else if (strchr (arg, '/') == NULL && !g_file_test (arg, G_FILE_TEST_EXISTS) &&
+           g_regex_match_simple ("^(\\[[0-9a-fA-F:.]+\\]|[^:]+):[0-9]+$", arg, 0, 0))
+    tcp = arg;
+
+  if (tcp != NULL)
+    {
+      if (!g_regex_match_simple (":[0-9]+$", tcp, 0, 0))
+        {
+          g_printerr ("qmachine: %s has no port: write HOST:PORT, e.g. localhost:4444\n", arg);
+          return NULL;
+        }
+      if (!(address = g_network_address_parse (tcp, 0, &error)))
+        g_printerr ("qmachine: %s is not a TCP address: %s\n", arg, error->message);
+      return address;
+    }
+
+  /* GUnixSocketAddress would cut a longer path short: another socket. */
+  if (strlen (arg) > 106)
+    {
+      g_printerr ("qmachine: the socket path %s is too long: unix socket paths can have "
+                  "at most 106 bytes here\n", arg);
+      return NULL;
+    }
+  return G_SOCKET_CONNECTABLE (g_unix_socket_address_new (arg));
+}
+
 /* `qmachine qmp SOCKET [COMMAND [JSON-ARGS]]`: one command on a monitor
- * that is already running (a unix socket QEMU listens on, as with
- * `-qmp unix:PATH,server=on,wait=off`), its reply printed as a JSON line.
- * Without a command, the greeting is printed. */
+ * that is already running (a unix socket or a TCP port QEMU listens on, as
+ * with `-qmp unix:PATH,server=on,wait=off` or `-qmp tcp:HOST:PORT,…`), its
+ * reply printed as a JSON line. Without a command, the greeting is
+ * printed. */
 static int
 cmd_qmp (int    argc,
          char **argv)
 {
   g_autoptr(GSocketClient) client = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketConnectable) address = NULL;
   g_autoptr(GSocketConnection) conn = NULL;
   g_autoptr(QQmpClient) qmp = NULL;
   g_autoptr(JsonObject) args = NULL;
   g_autoptr(JsonObject) reply = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (argc < 2 || argc > 4)
+  if (argc > 4)
     {
-      g_printerr ("Usage: qmachine qmp SOCKET [COMMAND [JSON-ARGUMENTS]]\n");
+      g_autofree char *command = g_strdup_printf ("qmachine qmp %s %s", argv[1], argv[2]);
+
+      json_split_by_shell (argv + 3, argc - 3, command);
+      return EXIT_USAGE;
+    }
+  if (argc < 2)
+    {
+      g_printerr ("Usage: qmachine qmp SOCKET|HOST:PORT [COMMAND [JSON-ARGUMENTS]]\n");
       return EXIT_USAGE;
     }
   if (argc == 4)
     {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      JsonNode *root;
+      g_autofree char *command = g_strdup_printf ("qmachine qmp %s %s", argv[1], argv[2]);
 
-      if (!json_parser_load_from_data (parser, argv[3], -1, &error) ||
-          !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root))
-        {
-          g_printerr ("qmachine: the arguments must be a JSON object%s%s\n",
-                      error ? ": " : "", error ? error->message : "");
-          return EXIT_USAGE;
-        }
-      args = json_object_ref (json_node_get_object (root));
+      if (!(args = json_object_from_arg (argv[3], command)))
+        return EXIT_USAGE;
     }
 
-  /* GUnixSocketAddress would cut a longer path short: another socket. */
-  if (strlen (argv[1]) > 106)
-    {
-      g_printerr ("qmachine: the socket path %s is too long: unix socket paths can have "
-                  "at most 106 bytes here\n", argv[1]);
-      return EXIT_USAGE;
-    }
+  if (!(address = monitor_address (argv[1])))
+    return EXIT_USAGE;
   client = g_socket_client_new ();
-  address = g_unix_socket_address_new (argv[1]);
   g_socket_client_set_timeout (client, 10);
-  if (!(conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error)))
+  if (!(conn = g_socket_client_connect (client, address, NULL, &error)))
     {
       g_printerr ("qmachine: cannot connect to %s: %s\n", argv[1], error->message);
       return EXIT_FAILURE_;
@@ -875,6 +1232,7 @@ cmd_agent (int    argc,
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(QGuestAgent) agent = NULL;
+  g_autoptr(JsonObject) args = NULL;
   g_autoptr(GError) error = NULL;
   const char *socket_path;
   const char *verb;
@@ -895,6 +1253,21 @@ cmd_agent (int    argc,
     return agent_usage ();
   socket_path = argv[i++];
   verb = argv[i++];
+
+  /* The arguments of cmd are checked before reaching for the agent. */
+  if (g_str_equal (verb, "cmd") && argc - i >= 2)
+    {
+      g_autofree char *command = g_strdup_printf ("qmachine agent %s cmd %s",
+                                                  socket_path, argv[i]);
+
+      if (argc - i > 2)
+        {
+          json_split_by_shell (argv + i + 1, argc - i - 1, command);
+          return EXIT_USAGE;
+        }
+      if (!(args = json_object_from_arg (argv[i + 1], command)))
+        return EXIT_USAGE;
+    }
 
   address = g_unix_socket_address_new (socket_path);
   agent = q_guest_agent_new_for_address (address, NULL, &error);
@@ -925,24 +1298,10 @@ cmd_agent (int    argc,
 
   if (g_str_equal (verb, "cmd") && (argc - i == 1 || argc - i == 2))
     {
-      g_autoptr(JsonObject) args = NULL;
       g_autoptr(JsonNode) ret = NULL;
       g_autoptr(JsonGenerator) gen = json_generator_new ();
       g_autofree char *text = NULL;
 
-      if (argc - i == 2)
-        {
-          g_autoptr(JsonParser) parser = json_parser_new ();
-          JsonNode *root;
-
-          if (!json_parser_load_from_data (parser, argv[i + 1], -1, NULL) ||
-              !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root))
-            {
-              g_printerr ("qmachine: the arguments must be a JSON object\n");
-              return EXIT_USAGE;
-            }
-          args = json_object_ref (json_node_get_object (root));
-        }
       if (!(ret = q_guest_agent_execute (agent, argv[i], args, NULL, &error)))
         goto failed;
       json_generator_set_root (gen, ret);
@@ -1034,6 +1393,7 @@ usage (void)
               "Commands:\n"
               "  run [OPTION…] -- QEMU-ARGS…   launch a VM (qmachine run --help)\n"
               "  qmp SOCKET [CMD [JSON-ARGS]]  one QMP command on a running monitor\n"
+              "                                (SOCKET: a unix socket, or HOST:PORT)\n"
               "  agent SOCKET VERB …           the guest agent: ping, info, exec, cat,\n"
               "                                cp, cmd (qmachine agent --help)\n"
               "  version                       print the qmachine version\n");
