@@ -36,6 +36,8 @@ PACKAGES=(
   valgrind
   # the test guest (build-aux/make-guest.sh): busybox initramfs
   busybox-static cpio gzip
+  # the man page check (man --warnings, lexgrog)
+  man-db
   # the GTK 4 viewer example and its test under Xvfb (-Dexamples=true)
   libgtk-4-dev libvte-2.91-gtk4-dev xvfb xauth
 )
