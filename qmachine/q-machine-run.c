@@ -415,7 +415,9 @@ launch_failure_error (Run        *run,
         g_string_append_printf (msg, "\n\tExit code: %d", run->exit_code);
     }
   g_string_append_printf (msg, "\n\tCommand: %s", run->command_line);
-  g_string_append_printf (msg, "\n\tOutput: %s", output ? output : "");
+  /* The line only when QEMU printed something. */
+  if (output != NULL && *output != '\0')
+    g_string_append_printf (msg, "\n\tOutput: %s", output);
   {
     const char *hint = launch_hint (run, output);
 

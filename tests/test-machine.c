@@ -392,13 +392,9 @@ test_not_executable (Fixture *f, gconstpointer data)
   g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_LAUNCH_FAILED);
   g_assert_nonnull (strstr (error->message, "(Permission denied)"));
   g_assert_null (strstr (error->message, "qmachine-spawn-helper"));
-  /* QEMU never ran: its output is empty. */
+  /* QEMU never ran: it printed nothing, and no empty Output: line. */
   output = strstr (error->message, "\tOutput:");
-  g_assert_nonnull (output);
-  output += strlen ("\tOutput:");
-  while (*output == ' ')
-    output++;
-  g_assert_true (*output == '\0' || *output == '\n');
+  g_assert_null (output);
   g_assert_cmpint (q_machine_get_state (m), ==, Q_MACHINE_STATE_NOT_LAUNCHED);
   g_unlink (path);
 }
