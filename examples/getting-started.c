@@ -45,7 +45,10 @@ shutdown_cb (GObject *source, GAsyncResult *result, gpointer data)
 static void
 stop_event_cb (QMachine *vm, const char *name, JsonObject *event, App *app)
 {
-  g_print ("event %s: the guest is paused; shutting down\n", name);
+  JsonObject *when = json_object_get_object_member (event, "timestamp");
+
+  g_print ("event %s at %" G_GINT64_FORMAT " s: the guest is paused; shutting down\n", name,
+           json_object_get_int_member (when, "seconds"));
   q_machine_shutdown_async (vm, Q_MACHINE_SHUTDOWN_FLAGS_NONE, 10000, NULL, shutdown_cb, app);
 }
 
