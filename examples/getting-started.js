@@ -42,10 +42,9 @@ async function main(kernel, initrd, marker = 'QMACHINE-GUEST-READY') {
     const status = await vm.cmd_async('query-status', null, null);
     print(`query-status: ${status.get_object().get_string_member('status')}`);
 
-    // 4. React to an event: wait for STOP, then cause it.
-    const stopped = vm.event_wait_async('STOP', null, 10000, null);
+    // 4. React to an event: cause STOP, then wait for it.
     await vm.cmd_async('stop', null, null);
-    const event = await stopped;
+    const event = await vm.event_wait_async('STOP', null, 10000, null);
     print(`event ${event.get_string_member('event')}: the guest is paused; shutting down`);
 
     // 5. Shut down: quit, kill if needed, remove every file.
