@@ -412,6 +412,8 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None,
                                   lambda *_: interrupted.append(True))
     context.push_thread_default()
     linked = cancellable.connect(lambda *_: own.cancel()) if cancellable else 0
+    if cancellable is not None and cancellable.is_cancelled():
+        own.cancel()  # "cancelled" was emitted before we connected
     tick = GLib.timeout_source_new(100)
     tick.set_callback(lambda *_: True)
     tick.attach(context)
