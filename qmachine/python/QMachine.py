@@ -280,6 +280,7 @@ def _raising(name, func, static=False):
     method.__name__ = name
     method.__qualname__ = name
     method.__doc__ = getattr(func, '__doc__', None)
+    method.__gi_function__ = func  # what it wraps, for the stubs' test
     return staticmethod(method) if static else method
 
 

@@ -963,7 +963,7 @@ class _ConsoleSocket(socket.socket):
     def setblocking(self, flag: bool) -> None:
         super().settimeout(_FOREVER if flag else 0.0)
 
-    def dup(self) -> 'socket.socket':
+    def dup(self) -> '_ConsoleSocket':
         return _ConsoleSocket(fileno=os.dup(self.fileno()))
 
 
