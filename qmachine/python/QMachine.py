@@ -585,17 +585,17 @@ class Machine(QMachine.Machine):
     # Lifecycle -------------------------------------------------------------
 
     def launch(self, cancellable=None):
-        """Starts QEMU and negotiates QMP; raises ``GLib.Error``
-        (``MachineError.LAUNCH_FAILED``, ``ALREADY_LAUNCHED``, or
-        ``Gio.IOErrorEnum.TIMED_OUT``) on failure."""
+        """Starts QEMU and negotiates QMP; raises :class:`LaunchError`
+        (with ``exit_code``, ``full_args``, ``log``),
+        :class:`AlreadyLaunchedError` or :class:`Timeout` on failure."""
         _interruptible(super().launch_async, super().launch_finish, (), cancellable,
                        self._kill_quietly, machine=self)
 
     def shutdown(self, hard=False, timeout=30, cancellable=None):
         """Ends QEMU (``quit``, escalating to SIGKILL; at once with
         ``hard=True``) and cleans up.  *timeout* is in seconds, ``None``
-        waits forever.  Raises ``GLib.Error`` with
-        ``MachineError.ABNORMAL_SHUTDOWN`` when QEMU had to be killed."""
+        waits forever.  Raises :class:`AbnormalShutdownError` when QEMU
+        had to be killed."""
         if isinstance(hard, QMachine.MachineShutdownFlags):
             raise TypeError('Machine.shutdown takes hard=True/False and a '
                             'timeout in seconds; shutdown_async keeps the '
@@ -611,8 +611,8 @@ class Machine(QMachine.Machine):
 
     def wait(self, timeout=30, cancellable=None):
         """Waits (*timeout* seconds, ``None`` = forever) for QEMU to exit
-        by itself, then cleans up; kills it and raises ``GLib.Error``
-        (``ABNORMAL_SHUTDOWN``) when it does not exit in time."""
+        by itself, then cleans up; kills it and raises
+        :class:`AbnormalShutdownError` when it does not exit in time."""
         _interruptible(super().wait_async, super().wait_finish, (_msec(timeout),),
                        cancellable, self._kill_quietly)
 
@@ -633,8 +633,9 @@ class Machine(QMachine.Machine):
 
     def cmd(self, command, /, args_dict=None, conv_keys=None, **kwargs):
         """Runs a QMP command and returns its ``return`` value; an error
-        reported by QEMU raises ``GLib.Error`` in the
-        ``QMachine.qmp_error_quark()`` domain, coded by its class."""
+        reported by QEMU raises :class:`CommandError` (``qmp_class``,
+        ``desc``; a ``GLib.Error`` in the ``QMachine.qmp_error_quark()``
+        domain, coded by its class)."""
         arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
         return to_python(_interruptible(super().cmd_async, super().cmd_finish,
                                         (command, arguments), None, self._kill_quietly))
@@ -658,7 +659,7 @@ class Machine(QMachine.Machine):
     def event_wait(self, name, timeout=60.0, match=None, cancellable=None):
         """Waits for an event called *name* that matches *match* (see
         :func:`event_match`) and returns it.  Queued events are searched
-        first.  Raises ``GLib.Error`` (``Gio.IOErrorEnum.TIMED_OUT``) after
+        first.  Raises :class:`Timeout` (a ``TimeoutError``) after
         *timeout* seconds (``0``: queued events only; ``None``: forever)."""
         event = _interruptible(super().event_wait_async, super().event_wait_finish,
                                (name, _to_node_or_none(match), _msec(timeout)),
@@ -750,7 +751,7 @@ class Console(QMachine.Console):
     def wait_for(self, pattern, regex=False, timeout=60.0, cancellable=None):
         """Waits for *pattern* (a string, or with ``regex=True`` a regular
         expression) in the output and returns the matched text; raises
-        ``GLib.Error`` (``TIMED_OUT``) after *timeout* seconds."""
+        :class:`Timeout` (a ``TimeoutError``) after *timeout* seconds."""
         if isinstance(regex, QMachine.ConsoleMatchFlags):
             flags = regex
         else:
