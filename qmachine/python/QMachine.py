@@ -29,10 +29,18 @@ in seconds:
 Timeouts are seconds (``int`` or ``float``); ``None`` waits forever and
 ``0`` only looks at what is already there.
 
-Errors stay what the library raises: ``GLib.Error`` with the library's
-domain and code (``QMachine.machine_error_quark()`` with
-``QMachine.MachineError``, ``QMachine.qmp_error_quark()`` with
-``QMachine.QmpError``, ``Gio.io_error_quark()`` with ``Gio.IOErrorEnum``).
+Errors are ``GLib.Error`` with the library's domain and code
+(``QMachine.machine_error_quark()`` with ``QMachine.MachineError``,
+``QMachine.qmp_error_quark()`` with ``QMachine.QmpError``,
+``Gio.io_error_quark()`` with ``Gio.IOErrorEnum``), raised as subclasses
+that can be caught by class (also exported by the ``qmachine`` package):
+:class:`Error` (the base), :class:`LaunchError`, :class:`NotLaunchedError`,
+:class:`AlreadyLaunchedError`, :class:`AbnormalShutdownError`,
+:class:`NoConnectionError`, :class:`AddDeviceError`,
+:class:`ProtocolError`, :class:`CommandError` (``qmp_class``, ``desc``),
+:class:`Timeout` (also the builtin ``TimeoutError``) and
+:class:`Cancelled`.  Every blocking method and every introspected method
+that can fail (``*_finish`` included) raises them.
 
 The ``*_async``/``*_finish`` methods keep their introspected signatures and
 return values (timeouts in milliseconds, ``Json`` results); their JSON
@@ -46,6 +54,7 @@ import os
 import signal
 import socket
 import threading
+import warnings
 
 # The C module's functions: the same handlers, without the enum
 # conversions `signal.signal` adds (tens of µs a blocking call).
@@ -57,7 +66,13 @@ try:
 except ValueError:  # another version was already required: keep it
     pass
 
-from gi.repository import GLib, Gio, Json
+with warnings.catch_warnings():
+    # PyGObject before 3.44: Python's ImportWarning about gi's PEP 302
+    # importer, on the first import of each namespace (Json here).
+    warnings.filterwarnings(
+        'ignore', category=ImportWarning,
+        message=r'DynamicImporter\.exec_module\(\) not found')
+    from gi.repository import GLib, Gio, Json
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -71,6 +86,219 @@ OVERRIDES_API = 1
 __all__.append('OVERRIDES_API')
 
 _G_MAXINT = 2 ** 31 - 1
+
+
+# --------------------------------------------------------------------------
+# Exceptions
+#
+# The library's errors, as classes: each is a GLib.Error (same domain,
+# code and message, so ``except GLib.Error`` and ``err.matches()`` keep
+# working) that can also be caught by class.  Every blocking method of the
+# override, and every introspected method that can fail (``*_finish``,
+# ``add_fd``...), raises them: see _convert().
+
+
+class Error(GLib.Error):
+    """The base of qmachine's exceptions: a ``GLib.Error`` (``domain``,
+    ``code``, ``message``, ``matches()``) raised by the library.  Errors
+    without a more specific class (``MachineError.FAILED``, other domains)
+    are raised as this class."""
+
+    def __init__(self, message='unknown error', domain='pygi-error', code=0):
+        super().__init__(message, domain, code)
+
+    def copy(self):
+        return type(self)(self.message, self.domain, self.code)
+
+    def __repr__(self):
+        return (f'{type(self).__module__}.{type(self).__qualname__}('
+                f'{self.message!r}, {self.domain!r}, {self.code})')
+
+
+class AlreadyLaunchedError(Error):
+    """``MachineError.ALREADY_LAUNCHED``: the machine is already running."""
+
+
+class NotLaunchedError(Error):
+    """``MachineError.NOT_LAUNCHED``: the call needs a running machine (or
+    QEMU exited while it waited)."""
+
+
+class LaunchError(Error):
+    """``MachineError.LAUNCH_FAILED``: QEMU could not be started or exited
+    before it was ready.  The message holds the exit status, the command
+    line and QEMU's output; from a machine's ``launch()`` they are also
+    attributes: ``exit_code`` (as ``Machine.exit_code``: ``None`` when QEMU
+    did not exit by itself), ``full_args`` (``Machine.get_full_args()``)
+    and ``log`` (``Machine.get_log()``)."""
+
+    exit_code = None
+    full_args = None
+    log = None
+
+
+class AbnormalShutdownError(Error):
+    """``MachineError.ABNORMAL_SHUTDOWN``: a graceful shutdown was asked for
+    but QEMU had to be killed."""
+
+
+class NoConnectionError(Error):
+    """``MachineError.NO_CONNECTION``: the machine has no QMP monitor (or
+    no console) for the call."""
+
+
+class AddDeviceError(Error):
+    """``MachineError.ADD_DEVICE``: a device request conflicts with the
+    machine's configuration."""
+
+
+class ProtocolError(Error):
+    """``MachineError.PROTOCOL``: the QMP peer broke the protocol."""
+
+
+class CommandError(Error):
+    """A ``QmpError``: QEMU (or the guest agent) refused a command.
+
+    ``qmp_class`` is QMP's error class (``'GenericError'``,
+    ``'CommandNotFound'``..., also for classes ``QmpError`` has no code
+    for) and ``desc`` QEMU's description; ``code`` is the ``QmpError``."""
+
+    @property
+    def qmp_class(self):
+        """QMP's error class name, such as ``'GenericError'``."""
+        return _split_qmp_message(self.code, self.message)[0]
+
+    @property
+    def desc(self):
+        """QEMU's description of the error."""
+        return _split_qmp_message(self.code, self.message)[1]
+
+
+class Timeout(Error, TimeoutError):
+    """``Gio.IOErrorEnum.TIMED_OUT``: a timeout expired.  Also the builtin
+    ``TimeoutError`` (an ``OSError``; ``asyncio.TimeoutError`` on Python
+    3.11 and later)."""
+
+
+class Cancelled(Error):
+    """``Gio.IOErrorEnum.CANCELLED``: the call's ``Gio.Cancellable`` was
+    cancelled."""
+
+
+_ERROR_CLASSES = (Error, AlreadyLaunchedError, NotLaunchedError,
+                  LaunchError, AbnormalShutdownError, NoConnectionError,
+                  AddDeviceError, ProtocolError, CommandError, Timeout,
+                  Cancelled)
+
+for _cls in _ERROR_CLASSES:
+    # Shown as qmachine.CommandError, the documented place.
+    _cls.__module__ = 'qmachine'
+    __all__.append(_cls.__name__)
+del _cls
+
+_MACHINE_ERROR_DOMAIN = GLib.quark_to_string(QMachine.machine_error_quark())
+_QMP_ERROR_DOMAIN = GLib.quark_to_string(QMachine.qmp_error_quark())
+_IO_ERROR_DOMAIN = GLib.quark_to_string(Gio.io_error_quark())
+
+_MACHINE_ERROR_CLASSES = {
+    int(QMachine.MachineError.ALREADY_LAUNCHED): AlreadyLaunchedError,
+    int(QMachine.MachineError.NOT_LAUNCHED): NotLaunchedError,
+    int(QMachine.MachineError.LAUNCH_FAILED): LaunchError,
+    int(QMachine.MachineError.ABNORMAL_SHUTDOWN): AbnormalShutdownError,
+    int(QMachine.MachineError.NO_CONNECTION): NoConnectionError,
+    int(QMachine.MachineError.ADD_DEVICE): AddDeviceError,
+    int(QMachine.MachineError.PROTOCOL): ProtocolError,
+}
+
+_IO_ERROR_CLASSES = {
+    int(Gio.IOErrorEnum.TIMED_OUT): Timeout,
+    int(Gio.IOErrorEnum.CANCELLED): Cancelled,
+}
+
+# The QMP class of each QmpError code (q-error.c's table).
+_QMP_CLASSES = {
+    int(QMachine.QmpError.GENERIC_ERROR): 'GenericError',
+    int(QMachine.QmpError.COMMAND_NOT_FOUND): 'CommandNotFound',
+    int(QMachine.QmpError.DEVICE_NOT_ACTIVE): 'DeviceNotActive',
+    int(QMachine.QmpError.DEVICE_NOT_FOUND): 'DeviceNotFound',
+    int(QMachine.QmpError.KVM_MISSING_CAP): 'KVMMissingCap',
+}
+
+
+def _split_qmp_message(code, message):
+    """``(qmp_class, desc)`` of a QmpError: the class from the code, or
+    from the ``[Class] desc`` message of ``UNKNOWN_CLASS``."""
+    klass = _QMP_CLASSES.get(code)
+    if klass is not None:
+        return klass, message
+    if message.startswith('['):
+        end = message.find('] ')
+        if end > 0:
+            return message[1:end], message[end + 2:]
+    return '', message
+
+
+def error_class(domain, code):
+    """The exception class for a ``GLib.Error`` domain (a string or a
+    quark) and code: :class:`Error` when none is more specific."""
+    if isinstance(domain, int):
+        domain = GLib.quark_to_string(domain)
+    if domain == _MACHINE_ERROR_DOMAIN:
+        return _MACHINE_ERROR_CLASSES.get(int(code), Error)
+    if domain == _QMP_ERROR_DOMAIN:
+        return CommandError
+    if domain == _IO_ERROR_DOMAIN:
+        return _IO_ERROR_CLASSES.get(int(code), Error)
+    return Error
+
+
+__all__.append('error_class')
+
+
+def _convert(err, machine=None):
+    """The qmachine exception for a ``GLib.Error`` (itself when it already
+    is one).  *machine*, when given, fills a LaunchError's attributes."""
+    if isinstance(err, Error):
+        return err
+    new = error_class(err.domain, err.code)(err.message, err.domain, err.code)
+    if machine is not None and isinstance(new, LaunchError):
+        new.exit_code = machine.exit_code
+        new.full_args = list(machine.get_full_args() or [])
+        new.log = machine.get_log() or ''
+    new.__traceback__ = err.__traceback__
+    return new
+
+
+def _raising(name, func, static=False):
+    """An introspected method (or constructor) that raises :class:`Error`
+    subclasses instead of plain ``GLib.Error``."""
+    def method(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GLib.Error as err:
+            raise _convert(err) from None
+    method.__name__ = name
+    method.__qualname__ = name
+    method.__doc__ = getattr(func, '__doc__', None)
+    method.__gi_function__ = func  # what it wraps, for the stubs' test
+    return staticmethod(method) if static else method
+
+
+def _convert_introspected(override_class):
+    """Wraps each introspected method of *override_class*'s GObject class
+    that can fail and that the override does not define itself, so that
+    it raises the exception classes (``launch_finish``, ``add_fd``...)."""
+    base = override_class.__mro__[1]
+    for info in base.__info__.get_methods():
+        name = info.get_name()
+        if not info.can_throw_gerror() or name in override_class.__dict__:
+            continue
+        if info.is_method():
+            setattr(override_class, name, _raising(name, info))
+        else:
+            setattr(override_class, name,
+                    _raising(name, getattr(base, name), static=True))
+    return override_class
 
 
 # --------------------------------------------------------------------------
@@ -150,7 +378,8 @@ def _to_match_array(matches):
 _blocking = threading.local()
 
 
-def _interruptible(start, finish, args, cancellable, on_interrupt=None):
+def _interruptible(start, finish, args, cancellable, on_interrupt=None,
+                   machine=None):
     """Runs an ``_async``/``_finish`` pair to the end as a blocking call that
     Ctrl-C interrupts.
 
@@ -162,7 +391,11 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
     inside a GLib callback would be swallowed); the loop then cancels the
     call, runs *on_interrupt* (it kills the machine, which ends the call
     and removes its files), waits for the call's end and raises
-    KeyboardInterrupt."""
+    KeyboardInterrupt.
+
+    This is where the errors of every blocking call surface: a
+    ``GLib.Error`` is raised as its :class:`Error` subclass (*machine*
+    fills a :class:`LaunchError`'s attributes)."""
     # One private context per thread, reused while not already in use (a
     # blocking call made from a callback of another gets a fresh one).
     context = getattr(_blocking, 'context', None)
@@ -180,6 +413,8 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
                                   lambda *_: interrupted.append(True))
     context.push_thread_default()
     linked = cancellable.connect(lambda *_: own.cancel()) if cancellable else 0
+    if cancellable is not None and cancellable.is_cancelled():
+        own.cancel()  # "cancelled" was emitted before we connected
     tick = GLib.timeout_source_new(100)
     tick.set_callback(lambda *_: True)
     tick.attach(context)
@@ -197,7 +432,10 @@ def _interruptible(start, finish, args, cancellable, on_interrupt=None):
             while not done:
                 context.iteration(True)
             raise KeyboardInterrupt
-        return finish(done[0])
+        try:
+            return finish(done[0])
+        except GLib.Error as err:
+            raise _convert(err, machine) from None
     finally:
         tick.destroy()
         if linked:
@@ -347,17 +585,17 @@ class Machine(QMachine.Machine):
     # Lifecycle -------------------------------------------------------------
 
     def launch(self, cancellable=None):
-        """Starts QEMU and negotiates QMP; raises ``GLib.Error``
-        (``MachineError.LAUNCH_FAILED``, ``ALREADY_LAUNCHED``, or
-        ``Gio.IOErrorEnum.TIMED_OUT``) on failure."""
+        """Starts QEMU and negotiates QMP; raises :class:`LaunchError`
+        (with ``exit_code``, ``full_args``, ``log``),
+        :class:`AlreadyLaunchedError` or :class:`Timeout` on failure."""
         _interruptible(super().launch_async, super().launch_finish, (), cancellable,
-                       self._kill_quietly)
+                       self._kill_quietly, machine=self)
 
     def shutdown(self, hard=False, timeout=30, cancellable=None):
         """Ends QEMU (``quit``, escalating to SIGKILL; at once with
         ``hard=True``) and cleans up.  *timeout* is in seconds, ``None``
-        waits forever.  Raises ``GLib.Error`` with
-        ``MachineError.ABNORMAL_SHUTDOWN`` when QEMU had to be killed."""
+        waits forever.  Raises :class:`AbnormalShutdownError` when QEMU
+        had to be killed."""
         if isinstance(hard, QMachine.MachineShutdownFlags):
             raise TypeError('Machine.shutdown takes hard=True/False and a '
                             'timeout in seconds; shutdown_async keeps the '
@@ -373,8 +611,8 @@ class Machine(QMachine.Machine):
 
     def wait(self, timeout=30, cancellable=None):
         """Waits (*timeout* seconds, ``None`` = forever) for QEMU to exit
-        by itself, then cleans up; kills it and raises ``GLib.Error``
-        (``ABNORMAL_SHUTDOWN``) when it does not exit in time."""
+        by itself, then cleans up; kills it and raises
+        :class:`AbnormalShutdownError` when it does not exit in time."""
         _interruptible(super().wait_async, super().wait_finish, (_msec(timeout),),
                        cancellable, self._kill_quietly)
 
@@ -395,8 +633,9 @@ class Machine(QMachine.Machine):
 
     def cmd(self, command, /, args_dict=None, conv_keys=None, **kwargs):
         """Runs a QMP command and returns its ``return`` value; an error
-        reported by QEMU raises ``GLib.Error`` in the
-        ``QMachine.qmp_error_quark()`` domain, coded by its class."""
+        reported by QEMU raises :class:`CommandError` (``qmp_class``,
+        ``desc``; a ``GLib.Error`` in the ``QMachine.qmp_error_quark()``
+        domain, coded by its class)."""
         arguments = _qmp_arguments(args_dict, conv_keys, kwargs)
         return to_python(_interruptible(super().cmd_async, super().cmd_finish,
                                         (command, arguments), None, self._kill_quietly))
@@ -420,7 +659,7 @@ class Machine(QMachine.Machine):
     def event_wait(self, name, timeout=60.0, match=None, cancellable=None):
         """Waits for an event called *name* that matches *match* (see
         :func:`event_match`) and returns it.  Queued events are searched
-        first.  Raises ``GLib.Error`` (``Gio.IOErrorEnum.TIMED_OUT``) after
+        first.  Raises :class:`Timeout` (a ``TimeoutError``) after
         *timeout* seconds (``0``: queued events only; ``None``: forever)."""
         event = _interruptible(super().event_wait_async, super().event_wait_finish,
                                (name, _to_node_or_none(match), _msec(timeout)),
@@ -497,6 +736,7 @@ class Machine(QMachine.Machine):
         return self.connect(signal, relay, *user_data)
 
 
+_convert_introspected(Machine)
 __all__.append('Machine')
 
 
@@ -511,7 +751,7 @@ class Console(QMachine.Console):
     def wait_for(self, pattern, regex=False, timeout=60.0, cancellable=None):
         """Waits for *pattern* (a string, or with ``regex=True`` a regular
         expression) in the output and returns the matched text; raises
-        ``GLib.Error`` (``TIMED_OUT``) after *timeout* seconds."""
+        :class:`Timeout` (a ``TimeoutError``) after *timeout* seconds."""
         if isinstance(regex, QMachine.ConsoleMatchFlags):
             flags = regex
         else:
@@ -527,7 +767,10 @@ class Console(QMachine.Console):
 
     def write(self, data, cancellable=None):
         """Sends ``str`` (as UTF-8) or bytes-like *data* to the guest."""
-        super().write(_to_bytes(data), cancellable)
+        try:
+            super().write(_to_bytes(data), cancellable)
+        except GLib.Error as err:
+            raise _convert(err) from None
 
     def write_async(self, data, *args, **kwargs):
         super().write_async(_to_bytes(data), *args, **kwargs)
@@ -545,6 +788,7 @@ def _to_bytes(data):
     return GLib.Bytes.new(bytes(data))
 
 
+_convert_introspected(Console)
 __all__.append('Console')
 
 
@@ -677,4 +921,20 @@ class GuestAgent(QMachine.GuestAgent):
         self.set_timeout(_msec(seconds))
 
 
+_convert_introspected(GuestAgent)
 __all__.append('GuestAgent')
+
+
+# --------------------------------------------------------------------------
+# QMP client
+
+
+@override
+class QmpClient(QMachine.QmpClient):
+    """A QMP connection (``Machine.get_qmp_client()``).  Its methods keep
+    their introspected signatures (``Json`` values, ``Gio.UnixFDList``);
+    those that can fail raise the :class:`Error` subclasses."""
+
+
+_convert_introspected(QmpClient)
+__all__.append('QmpClient')

@@ -28,7 +28,7 @@ from qmachine.compat import (
     VMLaunchFailure,
 )
 
-from conftest import FAST_ARGS
+from conftest import FAST_ARGS, PYTHON_SRCDIR
 
 
 @pytest.fixture
@@ -745,3 +745,99 @@ def test_logs_qmp_traffic_under_qemu_qmp(new_vm, caplog):
     assert "'event': 'STOP'" in text, text
     assert 'hunter2' not in text, text
     assert '<redacted>' in text, text
+
+
+# --------------------------------------------------------------------------
+# qemu.qmp's exception classes
+
+
+def test_exceptions_without_qemu_qmp():
+    try:
+        import qemu.qmp.qmp_client  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip('qemu.qmp is installed: see the fake-package test')
+    for cls in (ExecuteError, QMPConnectionError):
+        assert all(not base.__module__.startswith('qemu.')
+                   for base in cls.__mro__)
+    err = ExecuteError({'class': 'GenericError', 'desc': 'bad'},
+                       {'execute': 'x'}, {'error': {}})
+    assert (err.error_class, err.desc, str(err)) == ('GenericError', 'bad', 'bad')
+    assert err.error.class_ == err.error.error.class_ == 'GenericError'
+
+
+# A stand-in for qemu.qmp (python/qemu/qmp of QEMU's tree): the classes
+# and the ExecuteError shape of its current version.
+FAKE_QMP_CLIENT = '''
+class QMPError(Exception):
+    pass
+
+
+class ExecuteError(QMPError):
+    def __init__(self, error_response, sent, received):
+        super().__init__(error_response, sent, received)
+        self.sent = sent
+        self.received = received
+        self.error = error_response
+
+    @property
+    def error_class(self):
+        return self.error.error.class_
+
+    def __str__(self):
+        return self.error.error.desc
+
+
+class ExecInterruptedError(QMPError):
+    pass
+'''
+
+WITH_FAKE_QMP = '''
+import sys
+import qemu.qmp.qmp_client as qmp_client
+from qmachine.compat import ExecuteError, QMPConnectionError, QEMUMachine, QEMUMachineError
+
+assert issubclass(ExecuteError, qmp_client.ExecuteError)
+assert issubclass(ExecuteError, qmp_client.QMPError)
+assert issubclass(ExecuteError, QEMUMachineError)
+assert issubclass(QMPConnectionError, qmp_client.ExecInterruptedError)
+assert issubclass(QMPConnectionError, ConnectionError)
+
+vm = QEMUMachine(sys.argv[1], args=['-machine', 'none', '-nodefaults'],
+                 base_temp_dir=sys.argv[2])
+vm.launch()
+try:
+    vm.cmd('no-such-command')
+except qmp_client.ExecuteError as err:
+    assert type(err) is ExecuteError, type(err)
+    assert err.error_class == 'CommandNotFound', err.error_class
+    assert err.error.error.class_ == 'CommandNotFound'
+    assert err.error.error.desc == err.desc == str(err)
+    assert err.sent == {'execute': 'no-such-command'}
+    print('caught:', str(err))
+else:
+    raise AssertionError('no ExecuteError')
+finally:
+    vm.shutdown()
+'''
+
+
+def test_exceptions_with_qemu_qmp(qemu_binary, tmp_path, base):
+    package = tmp_path / 'fake' / 'qemu' / 'qmp'
+    package.mkdir(parents=True)
+    (package.parent / '__init__.py').write_text('')
+    (package / '__init__.py').write_text(
+        'from .qmp_client import ExecuteError, ExecInterruptedError, QMPError\n')
+    (package / 'qmp_client.py').write_text(FAKE_QMP_CLIENT)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [str(tmp_path / 'fake'), PYTHON_SRCDIR] +
+        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    import subprocess
+    import sys
+    proc = subprocess.run(
+        [sys.executable, '-c', WITH_FAKE_QMP, qemu_binary, base],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == 'caught: The command no-such-command has not been found\n'

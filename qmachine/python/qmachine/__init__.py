@@ -11,6 +11,26 @@
 ``gi.repository.QMachine`` 1.0 with its Pythonic overrides and re-exports
 it as ``qmachine.QMachine``.
 
+The library's errors are exception classes, all ``GLib.Error`` subclasses
+(so ``except GLib.Error`` and ``err.matches(domain, code)`` keep working):
+
+- :class:`Error`: the base; errors without a more specific class;
+- :class:`LaunchError` (``MachineError.LAUNCH_FAILED``; ``exit_code``,
+  ``full_args``, ``log``), :class:`NotLaunchedError`,
+  :class:`AlreadyLaunchedError`, :class:`AbnormalShutdownError`,
+  :class:`NoConnectionError`, :class:`AddDeviceError`,
+  :class:`ProtocolError`: the codes of ``MachineError``;
+- :class:`CommandError`: QEMU refused a command (``QmpError``), with
+  ``qmp_class`` (``'GenericError'``...) and ``desc``;
+- :class:`Timeout`: ``Gio.IOErrorEnum.TIMED_OUT``, also a builtin
+  ``TimeoutError``;
+- :class:`Cancelled`: ``Gio.IOErrorEnum.CANCELLED``.
+
+Importing is silent: PyGObject 3.42's importer warns
+(``ImportWarning: DynamicImporter.exec_module() not found``) under
+``-W default``; that one warning is ignored while this package imports
+``gi.repository`` modules.
+
 Uninstalled use (a source tree): when the directory that holds this package
 also holds ``QMachine.py`` (the override module, as in ``qmachine/python/``
 of the source tree), that directory is put first on
@@ -20,11 +40,26 @@ override in PyGObject's own overrides directory; nothing is changed then.
 """
 
 import os
+import warnings
 
 import gi
 import gi.overrides
 
-__all__ = ['QMachine', 'GLib', 'Gio']
+_ERRORS = [
+    'Error',
+    'AlreadyLaunchedError',
+    'NotLaunchedError',
+    'LaunchError',
+    'AbnormalShutdownError',
+    'NoConnectionError',
+    'AddDeviceError',
+    'ProtocolError',
+    'CommandError',
+    'Timeout',
+    'Cancelled',
+]
+
+__all__ = ['QMachine', 'GLib', 'Gio'] + _ERRORS
 
 _here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.isfile(os.path.join(_here, 'QMachine.py')):
@@ -34,7 +69,14 @@ if os.path.isfile(os.path.join(_here, 'QMachine.py')):
 
 gi.require_version('QMachine', '1.0')
 
-from gi.repository import GLib, Gio, QMachine  # noqa: E402
+with warnings.catch_warnings():
+    # PyGObject before 3.44 loads gi.repository modules with a PEP 302
+    # loader (no exec_module), and Python warns about that on each first
+    # import of a namespace; exactly that warning is ignored here.
+    warnings.filterwarnings(
+        'ignore', category=ImportWarning,
+        message=r'DynamicImporter\.exec_module\(\) not found')
+    from gi.repository import GLib, Gio, QMachine  # noqa: E402
 
 if not hasattr(QMachine, 'OVERRIDES_API'):
     raise ImportError(
@@ -42,3 +84,15 @@ if not hasattr(QMachine, 'OVERRIDES_API'):
         '(QMachine.py in gi.overrides): install qmachine with introspection '
         'enabled, or import qmachine before gi.repository.QMachine when '
         'running from a source tree')
+
+Error = QMachine.Error
+AlreadyLaunchedError = QMachine.AlreadyLaunchedError
+NotLaunchedError = QMachine.NotLaunchedError
+LaunchError = QMachine.LaunchError
+AbnormalShutdownError = QMachine.AbnormalShutdownError
+NoConnectionError = QMachine.NoConnectionError
+AddDeviceError = QMachine.AddDeviceError
+ProtocolError = QMachine.ProtocolError
+CommandError = QMachine.CommandError
+Timeout = QMachine.Timeout
+Cancelled = QMachine.Cancelled

@@ -31,7 +31,11 @@ Differences, all deliberate and small:
   :class:`QMPConnectionError` (a ``QEMUMachineError`` and a
   ``ConnectionError``) where the reference raises ``qemu.qmp`` errors; QMP
   errors from ``cmd()`` raise :class:`ExecuteError`, like
-  ``qemu.qmp.ExecuteError``.
+  ``qemu.qmp.ExecuteError``.  When ``qemu.qmp`` is importable,
+  :class:`ExecuteError` is a subclass of ``qemu.qmp.ExecuteError`` and
+  :class:`QMPConnectionError` of ``qemu.qmp.ExecInterruptedError`` (so both
+  are ``qemu.qmp.QMPError``), and ``except`` clauses written for
+  ``qemu.qmp`` catch them.
 - ``shutdown()`` after QEMU exited by itself succeeds (the reference
   reports an abnormal shutdown because ``quit`` cannot be sent).
 - ``console_socket`` is a real ``socket.socket`` when the console is not
@@ -64,11 +68,36 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TYPE_CHECKING,
     Type,
     TypeVar,
 )
 
 from . import Gio, GLib, QMachine
+
+# qemu.qmp's own classes, when it is installed: ours derive from them, so
+# `except qemu.qmp.ExecuteError` (or QMPError) catches what we raise.  An
+# empty mixin stands in for an absent one.
+
+
+class _QMPExecuteError:
+    pass
+
+
+class _QMPExecInterruptedError:
+    pass
+
+
+if not TYPE_CHECKING:
+    try:
+        from qemu.qmp.qmp_client import ExecuteError as _QMPExecuteError
+    except ImportError:
+        pass
+    try:
+        from qemu.qmp.qmp_client import (
+            ExecInterruptedError as _QMPExecInterruptedError)
+    except ImportError:
+        pass
 
 __all__ = [
     'QEMUMachine',
@@ -169,22 +198,28 @@ class AbnormalShutdown(QEMUMachineError):
     """A graceful shutdown was asked for, but QEMU had to be killed."""
 
 
-class ExecuteError(QEMUMachineError):
+class ExecuteError(QEMUMachineError, _QMPExecuteError):
     """QEMU answered a command from :meth:`QEMUMachine.cmd` with an error.
 
-    Mirrors ``qemu.qmp.ExecuteError``: ``error_class`` (``'GenericError'``,
+    Mirrors ``qemu.qmp.ExecuteError`` (and is a subclass of it when
+    ``qemu.qmp`` is importable): ``error_class`` (``'GenericError'``,
     ``'CommandNotFound'``...), ``desc`` (also ``str(exc)``), ``sent`` (the
     command message), ``received`` (the response) and ``error`` (with
-    ``class_`` and ``desc``).
+    ``class_`` and ``desc``; ``error.error`` is ``error`` again, the shape
+    of ``qemu.qmp``'s ``ErrorResponse``).
     """
 
     def __init__(self, error_response: Dict[str, Any],
                  sent: Dict[str, Any], received: Dict[str, Any]):
-        super().__init__(error_response, sent, received)
+        # Not qemu.qmp's __init__: it wants its ErrorResponse model, and
+        # some versions assign error_class, a property here.
+        Exception.__init__(self, error_response, sent, received)
         self.sent = sent
         self.received = received
-        self.error = SimpleNamespace(class_=error_response.get('class', ''),
-                                     desc=error_response.get('desc', ''))
+        error = SimpleNamespace(class_=error_response.get('class', ''),
+                                desc=error_response.get('desc', ''))
+        error.error = error
+        self.error = error
 
     @property
     def error_class(self) -> str:
@@ -200,9 +235,11 @@ class ExecuteError(QEMUMachineError):
         return self.error.desc
 
 
-class QMPConnectionError(QEMUMachineError, ConnectionError):
+class QMPConnectionError(QEMUMachineError, _QMPExecInterruptedError,
+                         ConnectionError):
     """The QMP connection failed or closed while a command or a wait was in
-    progress."""
+    progress (a ``qemu.qmp.ExecInterruptedError`` too, when ``qemu.qmp`` is
+    importable)."""
 
 
 def _is(err: GLib.Error, domain: int, code: int) -> bool:
@@ -926,7 +963,7 @@ class _ConsoleSocket(socket.socket):
     def setblocking(self, flag: bool) -> None:
         super().settimeout(_FOREVER if flag else 0.0)
 
-    def dup(self) -> 'socket.socket':
+    def dup(self) -> '_ConsoleSocket':
         return _ConsoleSocket(fileno=os.dup(self.fileno()))
 
 
@@ -1124,12 +1161,9 @@ def _agent_failure(err: GLib.Error, command: str,
                    arguments: Optional[Dict[str, Any]]) -> Exception:
     """The compat exception for a failed agent command."""
     if err.domain == GLib.quark_to_string(QMachine.qmp_error_quark()):
-        try:
-            nick = QMachine.QmpError(err.code).value_nick
-        except ValueError:
-            nick = 'generic-error'
-        error = {'class': ''.join(p.capitalize() for p in nick.split('-')),
-                 'desc': err.message}
+        command_error = QMachine.CommandError(err.message, err.domain, err.code)
+        error = {'class': command_error.qmp_class or 'GenericError',
+                 'desc': command_error.desc}
         sent: Dict[str, Any] = {'execute': command}
         if arguments:
             sent['arguments'] = arguments
