@@ -32,6 +32,8 @@ PACKAGES=(
   qemu-system-x86
   # bindings tests: Vala, GJS, Python (PyGObject from Debian, not pip)
   valac gjs python3 python3-gi python3-pytest
+  # the Python typing stubs, checked against the override (tests/python/test_stubs.py)
+  python3-mypy
   # leak checking
   valgrind
   # the test guest (build-aux/make-guest.sh): busybox initramfs
