@@ -518,9 +518,9 @@ q_qtest_client_close (QQtestClient *self)
 /* ------------------------------------------------------------------------ */
 /* Sending and reading back                                                 */
 
-#define VALID_WIDTH(w) ((w) == Q_QTEST_WIDTH_8 || (w) == Q_QTEST_WIDTH_16 || \
-                        (w) == Q_QTEST_WIDTH_32 || (w) == Q_QTEST_WIDTH_64)
-#define WIDTH_MASK(w)  ((w) == Q_QTEST_WIDTH_64 ? G_MAXUINT64 : ((G_GUINT64_CONSTANT (1) << (8 * (w))) - 1))
+#define VALID_WIDTH(w) ((w) == Q_QTEST_WIDTH_BYTE || (w) == Q_QTEST_WIDTH_WORD || \
+                        (w) == Q_QTEST_WIDTH_LONG || (w) == Q_QTEST_WIDTH_QUAD)
+#define WIDTH_MASK(w)  ((w) == Q_QTEST_WIDTH_QUAD ? G_MAXUINT64 : ((G_GUINT64_CONSTANT (1) << (8 * (w))) - 1))
 
 /* Whether @text can go in a command line: printable UTF-8, not empty,
  * and (@word) without spaces, since QEMU splits the line at spaces. */
@@ -733,8 +733,8 @@ q_qtest_client_command_finish (QQtestClient  *self,
 /**
  * q_qtest_client_in_async:
  * @self: a `QQtestClient`
- * @width: the access width: %Q_QTEST_WIDTH_8, %Q_QTEST_WIDTH_16 or
- *   %Q_QTEST_WIDTH_32 (`inb`, `inw`, `inl`)
+ * @width: the access width: %Q_QTEST_WIDTH_BYTE, %Q_QTEST_WIDTH_WORD or
+ *   %Q_QTEST_WIDTH_LONG (`inb`, `inw`, `inl`)
  * @port: the I/O port
  * @cancellable: (nullable): a `GCancellable`
  * @callback: (scope async): called with the value
@@ -753,8 +753,8 @@ q_qtest_client_in_async (QQtestClient        *self,
                          gpointer             user_data)
 {
   q_return_async_if_fail (Q_IS_QTEST_CLIENT (self), callback, user_data);
-  q_return_async_if_fail (width == Q_QTEST_WIDTH_8 || width == Q_QTEST_WIDTH_16 ||
-                          width == Q_QTEST_WIDTH_32, callback, user_data);
+  q_return_async_if_fail (width == Q_QTEST_WIDTH_BYTE || width == Q_QTEST_WIDTH_WORD ||
+                          width == Q_QTEST_WIDTH_LONG, callback, user_data);
   q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 
   qtest_send (self, g_strdup_printf ("in%c 0x%x", width == 1 ? 'b' : width == 2 ? 'w' : 'l', port),
@@ -798,8 +798,8 @@ q_qtest_client_in_finish (QQtestClient  *self,
 /**
  * q_qtest_client_out_async:
  * @self: a `QQtestClient`
- * @width: the access width: %Q_QTEST_WIDTH_8, %Q_QTEST_WIDTH_16 or
- *   %Q_QTEST_WIDTH_32 (`outb`, `outw`, `outl`)
+ * @width: the access width: %Q_QTEST_WIDTH_BYTE, %Q_QTEST_WIDTH_WORD or
+ *   %Q_QTEST_WIDTH_LONG (`outb`, `outw`, `outl`)
  * @port: the I/O port
  * @value: what to write; it must fit in @width
  * @cancellable: (nullable): a `GCancellable`
@@ -820,8 +820,8 @@ q_qtest_client_out_async (QQtestClient        *self,
                           gpointer             user_data)
 {
   q_return_async_if_fail (Q_IS_QTEST_CLIENT (self), callback, user_data);
-  q_return_async_if_fail (width == Q_QTEST_WIDTH_8 || width == Q_QTEST_WIDTH_16 ||
-                          width == Q_QTEST_WIDTH_32, callback, user_data);
+  q_return_async_if_fail (width == Q_QTEST_WIDTH_BYTE || width == Q_QTEST_WIDTH_WORD ||
+                          width == Q_QTEST_WIDTH_LONG, callback, user_data);
   q_return_async_if_fail (value <= WIDTH_MASK (width), callback, user_data);
   q_return_async_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable), callback, user_data);
 

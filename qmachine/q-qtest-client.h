@@ -28,10 +28,10 @@ G_BEGIN_DECLS
 
 /**
  * QQtestWidth:
- * @Q_QTEST_WIDTH_8: one byte (`inb`, `outb`, `readb`, `writeb`)
- * @Q_QTEST_WIDTH_16: two bytes (`inw`, `outw`, `readw`, `writew`)
- * @Q_QTEST_WIDTH_32: four bytes (`inl`, `outl`, `readl`, `writel`)
- * @Q_QTEST_WIDTH_64: eight bytes (`readq`, `writeq`; not for ports)
+ * @Q_QTEST_WIDTH_BYTE: one byte (`inb`, `outb`, `readb`, `writeb`)
+ * @Q_QTEST_WIDTH_WORD: two bytes (`inw`, `outw`, `readw`, `writew`)
+ * @Q_QTEST_WIDTH_LONG: four bytes (`inl`, `outl`, `readl`, `writel`)
+ * @Q_QTEST_WIDTH_QUAD: eight bytes (`readq`, `writeq`; not for ports)
  *
  * The width of a port or memory access.
  *
@@ -39,10 +39,10 @@ G_BEGIN_DECLS
  */
 typedef enum
 {
-  Q_QTEST_WIDTH_8 = 1,
-  Q_QTEST_WIDTH_16 = 2,
-  Q_QTEST_WIDTH_32 = 4,
-  Q_QTEST_WIDTH_64 = 8,
+  Q_QTEST_WIDTH_BYTE = 1,
+  Q_QTEST_WIDTH_WORD = 2,
+  Q_QTEST_WIDTH_LONG = 4,
+  Q_QTEST_WIDTH_QUAD = 8,
 } QQtestWidth;
 
 #define Q_TYPE_QTEST_CLIENT (q_qtest_client_get_type ())

@@ -192,9 +192,9 @@ test_fake_clock_and_irqs (void)
   g_assert_cmpint (ns, ==, 2500);
   g_assert_true (q_qtest_client_clock_set (client, 5000, &ns, NULL, &error));
   g_assert_cmpint (ns, ==, 5000);
-  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_8, 0x71, &v32, NULL, &error));
+  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_BYTE, 0x71, &v32, NULL, &error));
   g_assert_cmpuint (v32, ==, 0x12);
-  g_assert_true (q_qtest_client_read_value (client, Q_QTEST_WIDTH_64, 0x1000, &v64, NULL, &error));
+  g_assert_true (q_qtest_client_read_value (client, Q_QTEST_WIDTH_QUAD, 0x1000, &v64, NULL, &error));
   g_assert_cmphex (v64, ==, G_GUINT64_CONSTANT (0x1122334455667788));
 
   /* The IRQ lines between the replies, in order, in this context. */
@@ -225,7 +225,7 @@ test_fake_fail_err (void)
 
   client = peer_start (&peer, steps);
 
-  g_assert_false (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x0e, NULL, &error));
+  g_assert_false (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x0e, NULL, &error));
   g_assert_error (error, Q_QTEST_ERROR, Q_QTEST_ERROR_FAILED);
   g_assert_cmpstr (error->message, ==, "nope, not that");
   g_clear_error (&error);
@@ -290,7 +290,7 @@ test_fake_bad_shapes (void)
   g_assert_null (q_qtest_client_read_memory (client, 0x1000, 2, NULL, &error));
   g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
   g_clear_error (&error);
-  g_assert_false (q_qtest_client_in (client, Q_QTEST_WIDTH_8, 0x71, &v, NULL, &error));
+  g_assert_false (q_qtest_client_in (client, Q_QTEST_WIDTH_BYTE, 0x71, &v, NULL, &error));
   g_assert_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL);
   g_clear_error (&error);
   g_assert_false (q_qtest_client_clock_step (client, 5, NULL, NULL, &error));
@@ -373,7 +373,7 @@ test_fake_timeout (void)
   g_clear_error (&error);
   /* The late reply goes to the timed-out command's slot, not this one. */
   q_qtest_client_set_timeout (client, -1);
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x80, 1, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x80, 1, NULL, &error));
   g_assert_no_error (error);
   peer_finish (&peer, client);
 }
@@ -424,17 +424,17 @@ test_qemu_cmos (void)
   g_assert_true (has_qtest_arg);
 
   /* CMOS NVRAM bytes 0x30 and 0x7f through the index and data ports. */
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x30, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x71, 0x5a, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x7f, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x71, 0xa5, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x30, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x71, 0x5a, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x7f, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x71, 0xa5, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x30, NULL, &error));
-  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_8, 0x71, &v, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x30, NULL, &error));
+  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_BYTE, 0x71, &v, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmphex (v, ==, 0x5a);
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x7f, NULL, &error));
-  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_8, 0x71, &v, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x7f, NULL, &error));
+  g_assert_true (q_qtest_client_in (client, Q_QTEST_WIDTH_BYTE, 0x71, &v, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmphex (v, ==, 0xa5);
 
@@ -453,10 +453,10 @@ test_qemu_memory (void)
   g_autoptr(GBytes) filled = NULL;
   g_autoptr(GBytes) empty = NULL;
   static const struct { QQtestWidth width; guint64 value; } values[] = {
-    { Q_QTEST_WIDTH_8, 0x12 },
-    { Q_QTEST_WIDTH_16, 0x1234 },
-    { Q_QTEST_WIDTH_32, 0x12345678 },
-    { Q_QTEST_WIDTH_64, G_GUINT64_CONSTANT (0x1122334455667788) },
+    { Q_QTEST_WIDTH_BYTE, 0x12 },
+    { Q_QTEST_WIDTH_WORD, 0x1234 },
+    { Q_QTEST_WIDTH_LONG, 0x12345678 },
+    { Q_QTEST_WIDTH_QUAD, G_GUINT64_CONSTANT (0x1122334455667788) },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (values); i++)
@@ -532,10 +532,10 @@ test_qemu_irq (void)
   /* ...and by the RTC itself: its periodic interrupt (register A rate
    * 6, 1024 Hz; register B PIE), on the host clock while the CPUs stay
    * stopped. */
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x0a, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x71, 0x26, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x70, 0x0b, NULL, &error));
-  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_8, 0x71, 0x42, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x0a, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x71, 0x26, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x70, 0x0b, NULL, &error));
+  g_assert_true (q_qtest_client_out (client, Q_QTEST_WIDTH_BYTE, 0x71, 0x42, NULL, &error));
   g_assert_no_error (error);
   wait_irqs (&irqs, 3);
   g_assert_cmpint (g_array_index (irqs.lines, int, 2), ==, 8);
