@@ -514,8 +514,8 @@ make_socketpair (int     *ours,
 }
 
 /* Whether @binary offers the qtest accelerator, asked once per binary
- * (`BINARY -accel help`, on the calling thread, at most 5 s; no answer
- * means no). Debian's QEMU 7.2 has none: the qtest channel works with
+ * (`BINARY -accel help`, run to its end on the calling thread: a launch's
+ * first, a blocking spawn; no answer means no). The wrapper is not used. Debian's QEMU 7.2 has none: the qtest channel works with
  * TCG, but for the clock commands. */
 static gboolean
 machine_binary_has_qtest_accel (const char *binary)
