@@ -14,6 +14,7 @@
 
 G_DEFINE_QUARK (q-machine-error-quark, q_machine_error)
 G_DEFINE_QUARK (q-qmp-error-quark, q_qmp_error)
+G_DEFINE_QUARK (q-qtest-error-quark, q_qtest_error)
 
 static const struct {
   const char *name;

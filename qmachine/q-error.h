@@ -95,8 +95,38 @@ typedef enum
   Q_QMP_ERROR_UNKNOWN_CLASS,
 } QQmpError;
 
+/**
+ * Q_QTEST_ERROR:
+ *
+ * The error domain of errors that QEMU reported in reply to a qtest
+ * command ([class@QMachine.QtestClient]): the message is QEMU's text
+ * after `FAIL` or `ERR`.
+ *
+ * Since: 1.0
+ */
+#define Q_QTEST_ERROR (q_qtest_error_quark ())
+
+/**
+ * QQtestError:
+ * @Q_QTEST_ERROR_FAILED: QEMU answered `FAIL` (an unknown command, an
+ *   unknown device, a command it cannot run without the qtest
+ *   accelerator)
+ * @Q_QTEST_ERROR_ERROR: QEMU answered `ERR`
+ *
+ * Error codes of the `Q_QTEST_ERROR` domain.
+ *
+ * Since: 1.0
+ */
+typedef enum
+{
+  Q_QTEST_ERROR_FAILED,
+  Q_QTEST_ERROR_ERROR,
+} QQtestError;
+
 QMACHINE_AVAILABLE_IN_ALL
 GQuark q_machine_error_quark (void);
+QMACHINE_AVAILABLE_IN_ALL
+GQuark q_qtest_error_quark   (void);
 QMACHINE_AVAILABLE_IN_ALL
 GQuark q_qmp_error_quark     (void);
 

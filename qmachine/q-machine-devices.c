@@ -1,5 +1,5 @@
 /* q-machine-devices.c: what a machine gives its guest besides the monitor:
- * the serial console and the guest agent's channel (their configuration
+ * the serial console, the guest agent's channel and qtest's (their configuration
  * and the objects of the current run)
  *
  * Copyright 2026 The qmachine authors
@@ -292,6 +292,88 @@ q_machine_dup_guest_agent (QMachine *self)
   q_leaf_lock (&self->mutex);
   if (self->agent != NULL)
     ret = g_object_ref (self->agent);
+  q_leaf_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_add_qtest:
+ * @self: a `QMachine`
+ *
+ * Gives the machine a qtest channel: a socketpair behind `-chardev
+ * socket,id=qtest,fd=N -qtest chardev:qtest -qtest-log /dev/null` (the
+ * chardev id `qtest` is taken). When the binary offers the qtest
+ * accelerator (asked once per binary with `BINARY -accel help`), `-accel
+ * qtest` is added too, and the guest's CPUs never run. Without it (as
+ * in Debian's QEMU 7.2) the channel works with the machine's
+ * accelerator: memory, I/O ports and interrupt interception do, the
+ * clock commands fail with a `Q_QTEST_ERROR_FAILED` error saying the
+ * accelerator is missing. Pass `-S` to keep the guest's CPUs stopped.
+ * After each launch, [method@QMachine.Machine.get_qtest_client] gives
+ * the client. Call before launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_add_qtest (QMachine *self)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  self->qtest_set = TRUE;
+}
+
+/**
+ * q_machine_get_qtest_client:
+ * @self: a `QMachine`
+ *
+ * Gets the qtest client of the current or last launch (see
+ * [method@QMachine.Machine.add_qtest]). After shutdown its commands fail
+ * at once; the next launch replaces it.
+ *
+ * Returns: (transfer none) (nullable): the qtest client, or %NULL when
+ *   the machine has no qtest channel or was never launched
+ *
+ * Since: 1.0
+ */
+QQtestClient *
+q_machine_get_qtest_client (QMachine *self)
+{
+  QQtestClient *ret;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  q_leaf_lock (&self->mutex);
+  ret = self->qtest;
+  q_leaf_unlock (&self->mutex);
+
+  return ret;
+}
+
+/**
+ * q_machine_dup_qtest_client:
+ * @self: a `QMachine`
+ *
+ * Gets the qtest client of the current or last launch, as
+ * [method@QMachine.Machine.get_qtest_client] does, with a reference of
+ * the caller's own (see [method@QMachine.Machine.dup_console] for when
+ * that matters).
+ *
+ * Returns: (transfer full) (nullable): the qtest client, or %NULL when
+ *   the machine has no qtest channel or was never launched
+ *
+ * Since: 1.0
+ */
+QQtestClient *
+q_machine_dup_qtest_client (QMachine *self)
+{
+  QQtestClient *ret = NULL;
+
+  g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  q_leaf_lock (&self->mutex);
+  if (self->qtest != NULL)
+    ret = g_object_ref (self->qtest);
   q_leaf_unlock (&self->mutex);
 
   return ret;

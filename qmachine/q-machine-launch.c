@@ -513,6 +513,50 @@ make_socketpair (int     *ours,
   return TRUE;
 }
 
+/* Whether @binary offers the qtest accelerator, asked once per binary
+ * (`BINARY -accel help`, run to its end on the calling thread: a launch's
+ * first, a blocking spawn; no answer means no). The wrapper is not used. Debian's QEMU 7.2 has none: the qtest channel works with
+ * TCG, but for the clock commands. */
+static gboolean
+machine_binary_has_qtest_accel (const char *binary)
+{
+  static GMutex lock;
+  static GHashTable *known;   /* binary -> GINT_TO_POINTER (1 + answer) */
+  g_autoptr(GSubprocess) probe = NULL;
+  g_autofree char *out = NULL;
+  gboolean has = FALSE;
+  gpointer cached;
+
+  if (binary == NULL)
+    return FALSE;
+
+  g_mutex_lock (&lock);
+  cached = known ? g_hash_table_lookup (known, binary) : NULL;
+  g_mutex_unlock (&lock);
+  if (cached != NULL)
+    return GPOINTER_TO_INT (cached) - 1;
+
+  probe = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE |
+                            G_SUBPROCESS_FLAGS_STDIN_INHERIT, NULL,
+                            binary, "-accel", "help", NULL);
+  if (probe != NULL && g_subprocess_communicate_utf8 (probe, NULL, NULL, &out, NULL, NULL) &&
+      out != NULL)
+    {
+      g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+
+      for (guint i = 0; lines[i] != NULL && !has; i++)
+        has = g_strcmp0 (g_strstrip (lines[i]), "qtest") == 0;
+    }
+
+  g_mutex_lock (&lock);
+  if (known == NULL)
+    known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_insert (known, g_strdup (binary), GINT_TO_POINTER (1 + has));
+  g_mutex_unlock (&lock);
+
+  return has;
+}
+
 const char *
 machine_ensure_temp_dir_locked (QMachine  *self,
                                 GError   **error)
@@ -591,6 +635,23 @@ machine_build_argv (QMachine *self,
           g_ptr_array_add (argv, g_strdup ("virtserialport,bus=" Q_AGENT_DEVICE_ID "-bus.0,"
                                            "chardev=" Q_AGENT_DEVICE_ID ",id=" Q_AGENT_DEVICE_ID ","
                                            "name=org.qemu.guest_agent.0"));
+        }
+    }
+  if (self->qtest_set)
+    {
+      /* QEMU 7.2's -qtest finds its chardev by the id "qtest" only. Its
+       * log of every command would go to stderr, QEMU's log. */
+      g_ptr_array_add (argv, g_strdup ("-chardev"));
+      g_ptr_array_add (argv, g_strdup_printf ("socket,id=" Q_QTEST_DEVICE_ID ",fd=%d",
+                                              run ? run->qtest_target : 6));
+      g_ptr_array_add (argv, g_strdup ("-qtest"));
+      g_ptr_array_add (argv, g_strdup ("chardev:" Q_QTEST_DEVICE_ID));
+      g_ptr_array_add (argv, g_strdup ("-qtest-log"));
+      g_ptr_array_add (argv, g_strdup ("/dev/null"));
+      if (run != NULL && run->qtest_accel)
+        {
+          g_ptr_array_add (argv, g_strdup ("-accel"));
+          g_ptr_array_add (argv, g_strdup ("qtest"));
         }
     }
   for (guint i = 0; i + 1 < self->args->len; i++)
@@ -841,6 +902,26 @@ machine_prepare_run (QMachine  *self,
         }
       connection = g_socket_connection_factory_create_connection (socket);
       run->agent = q_guest_agent_new_with_context (G_IO_STREAM (connection), self->owner_context);
+    }
+
+  if (self->qtest_set)
+    {
+      g_autoptr(GSocket) socket = NULL;
+      g_autoptr(GSocketConnection) connection = NULL;
+      int ours = -1;
+
+      run->qtest_accel = machine_binary_has_qtest_accel (self->binary);
+      if (!make_socketpair (&ours, &run->qtest_theirs, error))
+        return NULL;
+      run->qtest_target = pick_target (run->extra_fds, &next_target);
+      socket = g_socket_new_from_fd (ours, error);
+      if (socket == NULL)
+        {
+          q_close_fd (&ours);
+          return NULL;
+        }
+      connection = g_socket_connection_factory_create_connection (socket);
+      run->qtest = q_qtest_client_new_with_context (G_IO_STREAM (connection), self->owner_context);
     }
 
   if (self->qmp_enabled && monitor_chardev == NULL)
@@ -1099,8 +1180,12 @@ const char * const *
 q_machine_get_full_args (QMachine *self)
 {
   const char * const *ret;
+  gboolean qtest_accel;
 
   g_return_val_if_fail (Q_IS_MACHINE (self), NULL);
+
+  /* Asked before the lock: it may run the binary. */
+  qtest_accel = self->qtest_set && machine_binary_has_qtest_accel (self->binary);
 
   q_leaf_lock (&self->mutex);
   if (self->run == NULL && self->state == Q_MACHINE_STATE_NOT_LAUNCHED && !self->have_exit_code)
@@ -1113,6 +1198,8 @@ q_machine_get_full_args (QMachine *self)
 
       preview.console_target = self->console_set ? pick_target (taken, &next) : -1;
       preview.agent_target = self->agent_set ? pick_target (taken, &next) : -1;
+      preview.qtest_target = self->qtest_set ? pick_target (taken, &next) : -1;
+      preview.qtest_accel = qtest_accel;
       chardev = machine_plan_monitor (self, mon);
       machine_set_full_args_locked (self, machine_build_argv (self, &preview, &chardev));
     }
@@ -1176,6 +1263,7 @@ q_machine_launch_async (QMachine            *self,
   g_autofree char *temp_dir = NULL;
   QConsole *old_console = NULL;
   QGuestAgent *old_agent = NULL;
+  QQtestClient *old_qtest = NULL;
   QQmpClient *old_client = NULL;
   gboolean paused, paused_changed;
   Run *run;
@@ -1232,6 +1320,8 @@ q_machine_launch_async (QMachine            *self,
   self->console = run->console ? g_object_ref (run->console) : NULL;
   old_agent = g_steal_pointer (&self->agent);
   self->agent = run->agent ? g_object_ref (run->agent) : NULL;
+  old_qtest = g_steal_pointer (&self->qtest);
+  self->qtest = run->qtest ? g_object_ref (run->qtest) : NULL;
   if (self->qmp_client != NULL)
     self->dropped_signals += q_qmp_client_get_dropped_events (self->qmp_client);
   old_client = g_steal_pointer (&self->qmp_client);
@@ -1253,6 +1343,7 @@ q_machine_launch_async (QMachine            *self,
 
   g_clear_object (&old_console);
   g_clear_object (&old_agent);
+  g_clear_object (&old_qtest);
   g_clear_object (&old_client);
 
   machine_notify_later (self, PROP_STATE);

@@ -23,12 +23,16 @@
 #include "q-guest-agent-private.h"
 #include "q-machine.h"
 #include "q-qmp-client-private.h"
+#include "q-qtest-client-private.h"
 #include "q-worker-private.h"
 
 G_BEGIN_DECLS
 
 /* The guest agent's chardev and port (VSERPORT_CHANGE names the port). */
 #define Q_AGENT_DEVICE_ID "qmachine-ga"
+/* The qtest channel's chardev: QEMU 7.2's -qtest chardev:ID works for
+ * this id only. */
+#define Q_QTEST_DEVICE_ID "qtest"
 
 typedef struct
 {
@@ -88,6 +92,10 @@ struct _Run
   int              agent_theirs;
   int              agent_target;
   QGuestAgent     *agent;
+  int              qtest_theirs;
+  int              qtest_target;
+  gboolean         qtest_accel;      /* the binary has -accel qtest */
+  QQtestClient    *qtest;
   GArray          *extra_fds;        /* ExtraFd */
   char            *unix_path;        /* socket file to remove */
   char            *temp_dir;         /* to remove (owned by the run once launched) */
@@ -148,6 +156,7 @@ struct _QMachine
   guint            console_buffer_size;
   gboolean         agent_set;
   QGuestAgentPort  agent_port;
+  gboolean         qtest_set;
 
   /* Runtime state: the machine mutex (never held while calling out). */
   GMutex           mutex;
@@ -155,6 +164,7 @@ struct _QMachine
   Run             *run;
   QConsole        *console;          /* of the current or last run */
   QGuestAgent     *agent;            /* of the current or last run */
+  QQtestClient    *qtest;            /* of the current or last run */
   QQmpClient      *qmp_client;       /* of the current or last run */
   char           **full_args;
   GPtrArray       *old_full_args;    /* returned earlier: valid until finalize */

@@ -90,6 +90,7 @@ run_new (QMachine *self)
   run->owner_context = g_main_context_ref (self->owner_context);
   run->log_fd = run->log_read_fd = run->monitor_theirs = run->console_ours = run->console_theirs = -1;
   run->agent_theirs = run->agent_target = -1;
+  run->qtest_theirs = run->qtest_target = -1;
   run->console_log_fd = -1;
   run->monitor_target = run->console_target = -1;
   run->qmp_enabled = self->qmp_enabled;
@@ -173,6 +174,7 @@ run_cleanup_files (Run *run)
   q_close_fd (&run->console_theirs);
   q_close_fd (&run->console_log_fd);
   q_close_fd (&run->agent_theirs);
+  q_close_fd (&run->qtest_theirs);
   if (run->console != NULL)
     q_console_close (run->console);
   if (run->agent != NULL)
@@ -180,6 +182,12 @@ run_cleanup_files (Run *run)
       g_autoptr(GError) gone = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                             "QEMU is gone");
       q_guest_agent_fail (run->agent, gone);
+    }
+  if (run->qtest != NULL)
+    {
+      g_autoptr(GError) gone = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                            "QEMU is gone");
+      q_qtest_client_fail (run->qtest, gone);
     }
   if (run->listener != NULL)
     g_socket_close (run->listener, NULL);
@@ -221,6 +229,7 @@ run_unref (Run *run)
   g_clear_object (&run->qmp);
   g_clear_object (&run->console);
   g_clear_object (&run->agent);
+  g_clear_object (&run->qtest);
   g_clear_error (&run->launch_error);
   g_clear_object (&run->launch_cancellable);
   g_clear_pointer (&run->finish_tasks, g_ptr_array_unref);

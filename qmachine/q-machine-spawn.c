@@ -213,6 +213,8 @@ spawn_give_fds (Run                 *run,
     SPAWN_GIVE (run->console_theirs, run->console_target);
   if (run->agent_theirs >= 0)
     SPAWN_GIVE (run->agent_theirs, run->agent_target);
+  if (run->qtest_theirs >= 0)
+    SPAWN_GIVE (run->qtest_theirs, run->qtest_target);
   for (guint i = 0; i < run->extra_fds->len; i++)
     {
       ExtraFd *x = &g_array_index (run->extra_fds, ExtraFd, i);
@@ -241,6 +243,7 @@ spawn_targets (Run *run,
   SPAWN_TARGET (run->monitor_theirs, run->monitor_target);
   SPAWN_TARGET (run->console_theirs, run->console_target);
   SPAWN_TARGET (run->agent_theirs, run->agent_target);
+  SPAWN_TARGET (run->qtest_theirs, run->qtest_target);
   for (guint i = 0; i < run->extra_fds->len; i++)
     SPAWN_TARGET (g_array_index (run->extra_fds, ExtraFd, i).fd,
                   g_array_index (run->extra_fds, ExtraFd, i).target);

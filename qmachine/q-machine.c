@@ -109,6 +109,7 @@ q_machine_finalize (GObject *object)
   g_clear_pointer (&self->console_log, g_free);
   g_clear_object (&self->console);
   g_clear_object (&self->agent);
+  g_clear_object (&self->qtest);
   g_clear_object (&self->qmp_client);
   for (guint i = 0; i < self->extra_fds->len; i++)
     q_close_fd (&g_array_index (self->extra_fds, ExtraFd, i).fd);

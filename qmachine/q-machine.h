@@ -16,6 +16,7 @@
 
 #include "q-console.h"
 #include "q-guest-agent.h"
+#include "q-qtest-client.h"
 #include "q-qmp-client.h"
 #include "q-version-macros.h"
 
@@ -280,6 +281,12 @@ QMACHINE_AVAILABLE_IN_ALL
 QGuestAgent         *q_machine_get_guest_agent    (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 QGuestAgent         *q_machine_dup_guest_agent    (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_add_qtest          (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+QQtestClient        *q_machine_get_qtest_client   (QMachine              *self);
+QMACHINE_AVAILABLE_IN_ALL
+QQtestClient        *q_machine_dup_qtest_client   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_monitor_null   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL

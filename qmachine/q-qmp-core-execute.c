@@ -157,3 +157,59 @@ core_execute_async (Core               *core,
 
   core_submit (core, p);
 }
+
+/* Any thread: a command that is one text line (qtest's dialect). */
+void
+core_execute_line_async (Core               *core,
+                         gpointer            source_object,
+                         const char         *name,
+                         GBytes             *line,
+                         int                 timeout_msec,
+                         gpointer            task_data,
+                         GDestroyNotify      task_data_destroy,
+                         gpointer            source_tag,
+                         GCancellable       *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Request *cr;
+  Pending *p;
+
+  task = g_task_new (source_object, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, core->dialect->task_name);
+  g_task_set_check_cancellable (task, FALSE);
+  if (task_data != NULL)
+    g_task_set_task_data (task, task_data, task_data_destroy);
+
+  p = g_new0 (Pending, 1);
+  p->id = core_next_id (core);
+  p->command = g_strdup (name);
+  p->bytes = g_bytes_ref (line);
+  p->task = g_object_ref (task);
+  p->timeout_msec = timeout_msec;
+  if (timeout_msec >= 0)
+    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
+  if (traffic_logged ())
+    {
+      g_autoptr(JsonObject) shown = json_object_new ();
+
+      json_object_set_string_member (shown, "line", name);
+      log_traffic (core, TRUE, shown);
+    }
+
+  cr = request_new (core);
+  cr->id = g_strdup (p->id);
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      request_free (cr);
+      pending_free (p);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "%s %s was cancelled", core->dialect->command, name);
+      return;
+    }
+  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
+
+  core_submit (core, p);
+}

@@ -334,6 +334,22 @@ void      core_execute_async       (Core               *core,
                                     GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer            user_data);
+/* Starts a command that is one text line (any thread;
+ * q-qmp-core-execute.c): @line, ended by a line feed, is written as it is;
+ * @name (short: the verb and its first arguments) stands for it in errors
+ * and the log. @task_data (owned) goes on the task before anything can
+ * complete it. */
+void      core_execute_line_async  (Core               *core,
+                                    gpointer            source_object,
+                                    const char         *name,
+                                    GBytes             *line,
+                                    int                 timeout_msec,
+                                    gpointer            task_data,
+                                    GDestroyNotify      task_data_destroy,
+                                    gpointer            source_tag,
+                                    GCancellable       *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer            user_data);
 void      core_link_cancellable    (GTask        *task,
                                     GCancellable *cancellable,
                                     Request      *request,
@@ -348,6 +364,13 @@ gboolean  core_do_negotiate_cancel (gpointer      data);
 extern const CoreDialect core_agent_dialect;
 void      core_agent_notice        (Core         *core,
                                     AgentNotice   notice);
+
+/* qtest's dialect (q-qmp-core-qtest.c): text lines, replies by order,
+ * `IRQ raise|lower N` lines as EMIT_EVENT emissions named "IRQ" whose
+ * object holds "line" (int) and "level" (boolean). A command's task
+ * returns the text after `OK` (a string) or a Q_QTEST_ERROR. */
+extern const CoreDialect core_qtest_dialect;
+#define Q_QTEST_IRQ_EMISSION_COST 64
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Core, core_unref)
 

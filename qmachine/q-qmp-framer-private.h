@@ -50,6 +50,12 @@ typedef struct
   gboolean    discarding;         /* inside a line over max_size: drop to its end */
   gboolean    dropped_oversize;   /* the line just reported as NULL was too long */
   gboolean    dropped_too_many;   /* … or held more than max_nodes values */
+
+  /* Text lines (q_qmp_framer_set_lines, qtest's dialect): each line is
+   * checked (no NUL or other control character but a tab, valid UTF-8,
+   * at most max_size bytes) and handed over as an object with one string
+   * member, "line"; a bad line ends the stream. */
+  gboolean    lines;
 } QQmpFramer;
 
 /* Called for each message, in order; return FALSE to stop (the consumer
@@ -92,6 +98,7 @@ void      q_qmp_framer_init   (QQmpFramer     *framer,
                                gsize           max_nodes);
 void      q_qmp_framer_clear  (QQmpFramer     *framer);
 void      q_qmp_framer_set_agent (QQmpFramer  *framer);
+void      q_qmp_framer_set_lines (QQmpFramer  *framer);
 /* Agent dialect: what arrives before the next 0xFF is dropped. */
 void      q_qmp_framer_skip_to_delimiter (QQmpFramer *framer);
 gboolean  q_qmp_framer_push   (QQmpFramer     *framer,

@@ -28,6 +28,7 @@ q_qmp_framer_init (QQmpFramer *framer,
   framer->discarding = FALSE;
   framer->dropped_oversize = FALSE;
   framer->dropped_too_many = FALSE;
+  framer->lines = FALSE;
 }
 
 void
@@ -41,6 +42,12 @@ void
 q_qmp_framer_set_agent (QQmpFramer *framer)
 {
   framer->agent = TRUE;
+}
+
+void
+q_qmp_framer_set_lines (QQmpFramer *framer)
+{
+  framer->lines = TRUE;
 }
 
 void
@@ -502,6 +509,54 @@ q_qmp_json_check_outgoing (const char  *command,
   return TRUE;
 }
 
+/* Lines mode: one text line, checked, as {"line": TEXT}. An empty line
+ * is a line too (it is no reply, which the consumer says). */
+static gboolean
+framer_text_line (QQmpFramer      *framer,
+                  const char      *line,
+                  gsize            len,
+                  QQmpFramerFunc   func,
+                  gpointer         user_data,
+                  gboolean        *stop,
+                  GError         **error)
+{
+  g_autoptr(JsonObject) message = NULL;
+  g_autofree char *text = NULL;
+  QQmpJsonInfo info = { 0 };
+  const char *end;
+
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = line[i];
+
+      if (c == '\0' || (c < 0x20 && c != '\t') || c == 0x7F)
+        {
+          g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                       "A line from the qtest peer holds a control character "
+                       "(0x%02x at byte %" G_GSIZE_FORMAT ")", c, i);
+          return FALSE;
+        }
+    }
+  if (!g_utf8_validate_len (line, len, &end))
+    {
+      g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
+                   "A line from the qtest peer is not valid UTF-8 (at byte %" G_GSIZE_FORMAT ")",
+                   (gsize)(end - line));
+      return FALSE;
+    }
+
+  text = g_strndup (line, len);
+  message = json_object_new ();
+  json_object_set_string_member (message, "line", text);
+  info.size = len;
+  info.nodes = 2;
+  *stop = !func (message, &info, user_data);
+
+  return TRUE;
+}
+
 /* Parses one line. Returns FALSE with @error on a protocol violation;
  * *@stop is set when the consumer asked to stop. */
 static gboolean
@@ -517,6 +572,9 @@ framer_parse_line (QQmpFramer      *framer,
   g_autoptr(JsonObject) message = NULL;
   g_autoptr(JsonNode) root = NULL;
   QQmpJsonInfo info;
+
+  if (framer->lines)
+    return framer_text_line (framer, line, len, func, user_data, stop, error);
 
   while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
     len--;
@@ -617,7 +675,8 @@ q_qmp_framer_push (QQmpFramer      *framer,
 
 too_big:
   g_set_error (error, Q_MACHINE_ERROR, Q_MACHINE_ERROR_PROTOCOL,
-               "QMP message larger than the limit of %" G_GUINT64_FORMAT " bytes",
+               "%s larger than the limit of %" G_GUINT64_FORMAT " bytes",
+               framer->lines ? "A line from the qtest peer" : "QMP message",
                framer->max_size);
   return FALSE;
 }

@@ -21,6 +21,7 @@ G_BEGIN_DECLS
 # include "q-console.h"
 # include "q-guest-agent.h"
 # include "q-qmp-client.h"
+# include "q-qtest-client.h"
 # include "q-machine.h"
 #undef QMACHINE_INSIDE
 

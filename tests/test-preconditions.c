@@ -29,6 +29,7 @@ typedef struct
   QConsole     *console;     /* of a launched machine, when the case needs one */
   QQmpClient   *client;      /* on a socketpair nobody answers */
   QGuestAgent  *agent;       /* the same */
+  QQtestClient *qtest;       /* the same */
   GCancellable *bad_cancellable;  /* not a GCancellable */
   GObject      *object;
 } Objects;
@@ -153,6 +154,27 @@ CASE (agent_exec_timeout, const char *argv[] = { "true", NULL };
 CASE (agent_exec_cancellable, const char *argv[] = { "true", NULL };
       return !q_guest_agent_exec (o->agent, argv, NULL, NULL, 100, NULL, NULL, NULL, o->bad_cancellable, error);)
 
+/* QQtestClient */
+CASE (qtest_command_null, return q_qtest_client_command (o->qtest, NULL, NULL, error) == NULL;)
+CASE (qtest_command_client, return q_qtest_client_command ((QQtestClient *)o->object, "x", NULL, error) == NULL;)
+CASE (qtest_command_cancellable, return q_qtest_client_command (o->qtest, "x", o->bad_cancellable, error) == NULL;)
+CASE (qtest_in_width, return !q_qtest_client_in (o->qtest, Q_QTEST_WIDTH_QUAD, 0x71, NULL, NULL, error);)
+CASE (qtest_in_cancellable, return !q_qtest_client_in (o->qtest, Q_QTEST_WIDTH_BYTE, 0x71, NULL, o->bad_cancellable, error);)
+CASE (qtest_out_width, return !q_qtest_client_out (o->qtest, 3, 0x70, 0, NULL, error);)
+CASE (qtest_out_value, return !q_qtest_client_out (o->qtest, Q_QTEST_WIDTH_BYTE, 0x70, 0x100, NULL, error);)
+CASE (qtest_read_value_width, return !q_qtest_client_read_value (o->qtest, 0, 0, NULL, NULL, error);)
+CASE (qtest_read_value_cancellable, return !q_qtest_client_read_value (o->qtest, Q_QTEST_WIDTH_BYTE, 0, NULL, o->bad_cancellable, error);)
+CASE (qtest_write_value_value, return !q_qtest_client_write_value (o->qtest, Q_QTEST_WIDTH_WORD, 0, 0x10000, NULL, error);)
+CASE (qtest_read_memory_cancellable, return q_qtest_client_read_memory (o->qtest, 0, 1, o->bad_cancellable, error) == NULL;)
+CASE (qtest_write_memory_data, return !q_qtest_client_write_memory (o->qtest, 0, NULL, NULL, error);)
+CASE (qtest_memset_cancellable, return !q_qtest_client_memset (o->qtest, 0, 1, 0, o->bad_cancellable, error);)
+CASE (qtest_clock_step_ns, return !q_qtest_client_clock_step (o->qtest, -2, NULL, NULL, error);)
+CASE (qtest_clock_set_ns, return !q_qtest_client_clock_set (o->qtest, -1, NULL, NULL, error);)
+CASE (qtest_intercept_in_path, return !q_qtest_client_irq_intercept_in (o->qtest, NULL, NULL, error);)
+CASE (qtest_intercept_out_path, return !q_qtest_client_irq_intercept_out (o->qtest, NULL, NULL, error);)
+CASE (qtest_set_irq_in_line, return !q_qtest_client_set_irq_in (o->qtest, "ioapic", NULL, -1, 1, NULL, error);)
+CASE (qtest_set_irq_in_path, return !q_qtest_client_set_irq_in (o->qtest, NULL, NULL, 1, 1, NULL, error);)
+
 typedef struct
 {
   const char *name;
@@ -189,6 +211,12 @@ static const Case cases[] = {
   C (agent_shutdown_cancellable), C (agent_fsfreeze_cancellable), C (agent_fsthaw_cancellable),
   C (agent_network_cancellable), C (agent_exec_argv), C (agent_exec_empty),
   C (agent_exec_timeout), C (agent_exec_cancellable),
+  C (qtest_command_null), C (qtest_command_client), C (qtest_command_cancellable),
+  C (qtest_in_width), C (qtest_in_cancellable), C (qtest_out_width), C (qtest_out_value),
+  C (qtest_read_value_width), C (qtest_read_value_cancellable), C (qtest_write_value_value),
+  C (qtest_read_memory_cancellable), C (qtest_write_memory_data), C (qtest_memset_cancellable),
+  C (qtest_clock_step_ns), C (qtest_clock_set_ns), C (qtest_intercept_in_path),
+  C (qtest_intercept_out_path), C (qtest_set_irq_in_line), C (qtest_set_irq_in_path),
 };
 
 static GLogWriterOutput
@@ -208,8 +236,9 @@ run_case (const Case *c)
   Objects o = { 0 };
   g_autoptr(GIOStream) client_stream = NULL;
   g_autoptr(GIOStream) agent_stream = NULL;
+  g_autoptr(GIOStream) qtest_stream = NULL;
   g_autoptr(GError) error = NULL;
-  int client_peer, agent_peer;
+  int client_peer, agent_peer, qtest_peer;
   gboolean failed;
 
   o.object = g_object_new (G_TYPE_OBJECT, NULL);
@@ -221,6 +250,8 @@ run_case (const Case *c)
   o.client = q_qmp_client_new (client_stream);
   agent_stream = stream_nobody_answers (&agent_peer);
   o.agent = q_guest_agent_new (agent_stream);
+  qtest_stream = stream_nobody_answers (&qtest_peer);
+  o.qtest = q_qtest_client_new (qtest_stream);
 
   if (c->console)
     {
