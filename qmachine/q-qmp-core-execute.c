@@ -76,6 +76,38 @@ core_submit (Core    *core,
   q_worker_schedule (core_do_execute, r, (GDestroyNotify)request_free);
 }
 
+/* Any thread: @p (made for @task) gets its task and deadline, its
+ * cancellation linked, and goes to the wire; a cancellable already
+ * cancelled ends it here. */
+static void
+core_start_pending (Core         *core,
+                    Pending      *p,
+                    GTask        *task,
+                    int           timeout_msec,
+                    GCancellable *cancellable)
+{
+  Request *cr;
+
+  p->task = g_object_ref (task);
+  p->timeout_msec = timeout_msec;
+  if (timeout_msec >= 0)
+    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
+
+  cr = request_new (core);
+  cr->id = g_strdup (p->id);
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      request_free (cr);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "%s %s was cancelled", core->dialect->command, p->command);
+      pending_free (p);
+      return;
+    }
+  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
+
+  core_submit (core, p);
+}
+
 /* Any thread. */
 void
 core_execute_async (Core               *core,
@@ -93,7 +125,6 @@ core_execute_async (Core               *core,
                     gpointer            user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *cr;
   Pending *p;
 
   task = g_task_new (source_object, cancellable, callback, user_data);
@@ -138,24 +169,7 @@ core_execute_async (Core               *core,
     }
   p->fds = (fds && g_unix_fd_list_get_length (fds) > 0) ? g_object_ref (fds) : NULL;
   p->raw = raw;
-  p->task = g_object_ref (task);
-  p->timeout_msec = timeout_msec;
-  if (timeout_msec >= 0)
-    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
-
-  cr = request_new (core);
-  cr->id = g_strdup (p->id);
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      request_free (cr);
-      pending_free (p);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "%s %s was cancelled", core->dialect->command, command);
-      return;
-    }
-  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
-
-  core_submit (core, p);
+  core_start_pending (core, p, task, timeout_msec, cancellable);
 }
 
 /* Any thread: a command that is one text line (qtest's dialect). */
@@ -173,7 +187,6 @@ core_execute_line_async (Core               *core,
                          gpointer            user_data)
 {
   g_autoptr(GTask) task = NULL;
-  Request *cr;
   Pending *p;
 
   task = g_task_new (source_object, cancellable, callback, user_data);
@@ -187,10 +200,6 @@ core_execute_line_async (Core               *core,
   p->id = core_next_id (core);
   p->command = g_strdup (name);
   p->bytes = g_bytes_ref (line);
-  p->task = g_object_ref (task);
-  p->timeout_msec = timeout_msec;
-  if (timeout_msec >= 0)
-    p->deadline = g_get_monotonic_time () + (gint64)timeout_msec * 1000;
   if (traffic_logged ())
     {
       g_autoptr(JsonObject) shown = json_object_new ();
@@ -199,17 +208,5 @@ core_execute_line_async (Core               *core,
       log_traffic (core, TRUE, shown);
     }
 
-  cr = request_new (core);
-  cr->id = g_strdup (p->id);
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      request_free (cr);
-      pending_free (p);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "%s %s was cancelled", core->dialect->command, name);
-      return;
-    }
-  core_link_cancellable (task, cancellable, cr, G_CALLBACK (core_execute_cancelled_cb));
-
-  core_submit (core, p);
+  core_start_pending (core, p, task, timeout_msec, cancellable);
 }
