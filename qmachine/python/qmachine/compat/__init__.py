@@ -59,8 +59,6 @@ Differences, all deliberate and small:
   output to standard output at shutdown, since the library keeps the log.
   The QMP plumbing hooks of the reference (``_qmp``, ``_sock_pair``...) do
   not exist.
-- ``sock_dir`` (QEMU 7.2's argument) is accepted and unused: every channel
-  is a socketpair or the address given.
 
 ``qmachine.compat.qtest`` has ``QEMUQtestMachine`` and ``QEMUQtestProtocol``
 (``qemu.machine.qtest``).
@@ -313,9 +311,7 @@ class QEMUMachine:
                  drain_console: bool = False,
                  console_log: Optional[str] = None,
                  log_dir: Optional[str] = None,
-                 qmp_timer: Optional[float] = 30,
-                 *,
-                 sock_dir: Optional[str] = None):
+                 qmp_timer: Optional[float] = 30):
         """
         :param binary: path to the qemu binary
         :param args: list of extra arguments
@@ -329,8 +325,6 @@ class QEMUMachine:
         :param log_dir: where to create and keep log files
         :param qmp_timer: seconds to wait for QMP at launch and for each
             command reply; ``None`` waits forever
-        :param sock_dir: QEMU 7.2's directory for sockets: accepted, not
-            needed (the channels are socketpairs)
         """
         # pylint: disable=too-many-arguments
         self._binary = binary
@@ -342,7 +336,6 @@ class QEMUMachine:
         self._base_temp_dir = base_temp_dir
         self._log_dir = log_dir
         self._monitor_address = monitor_address
-        self._sock_dir = sock_dir or base_temp_dir
 
         self._console_log_path = console_log
         self._drain_console = True if console_log else drain_console

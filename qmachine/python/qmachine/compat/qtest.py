@@ -40,14 +40,16 @@ Differences from the reference, deliberate:
 
 import os
 import socket
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union, cast
 
 from .. import Gio, GLib, QMachine
 from . import QEMUMachine, _seconds_to_msec
 
 __all__ = ['QEMUQtestProtocol', 'QEMUQtestMachine']
 
-_QTEST_ERROR = GLib.quark_to_string(QMachine.qtest_error_quark())
+# The typing stubs of the override do not list the qtest API yet.
+_QM: Any = QMachine
+_QTEST_ERROR = GLib.quark_to_string(_QM.qtest_error_quark())
 _IO_ERROR = Gio.io_error_quark()
 
 SocketAddrT = Union[str, Any]
@@ -64,7 +66,7 @@ def _reply_line(client: Any, command: str,
         text = client.command(command, None)
     except GLib.Error as err:
         if err.domain == _QTEST_ERROR:
-            word = ('ERR' if err.code == int(QMachine.QtestError.ERROR)
+            word = ('ERR' if err.code == int(_QM.QtestError.ERROR)
                     else 'FAIL')
             return f'{word} {err.message}\n' if err.message else f'{word}\n'
         if err.matches(_IO_ERROR, _io('INVALID_ARGUMENT')):
@@ -125,7 +127,7 @@ class QEMUQtestProtocol:
             self._sock = self._get_sock()
             if server:
                 try:
-                    self._sock.bind(self._address)
+                    self._sock.bind(cast(Any, self._address))
                     self._sock.listen(1)
                 except BaseException:
                     self._sock.close()
@@ -164,7 +166,7 @@ class QEMUQtestProtocol:
         assert self._context is not None
         self._context.push_thread_default()
         try:
-            self._client = QMachine.QtestClient.new(connection)
+            self._client = _QM.QtestClient.new(connection)
         finally:
             self._context.pop_thread_default()
         self._client.set_timeout(_seconds_to_msec(self._timeout))
@@ -250,8 +252,10 @@ class QEMUQtestMachine(QEMUMachine):
         if name is None:
             name = "qemu-%d" % os.getpid()
         super().__init__(binary, args, wrapper=wrapper, name=name,
-                         base_temp_dir=base_temp_dir, qmp_timer=qmp_timer,
-                         sock_dir=sock_dir)
+                         base_temp_dir=base_temp_dir, qmp_timer=qmp_timer)
+        # QEMU 7.2's sock_dir: kept, not needed (the channel is a
+        # socketpair).
+        self._sock_dir = sock_dir or base_temp_dir
         self._qtest: Optional[QEMUQtestProtocol] = None
 
     def _configure_machine(self, vm: QMachine.Machine) -> None:
