@@ -1,4 +1,4 @@
-# qmachine/compat.py - qemu.machine.QEMUMachine on top of qmachine
+# qmachine/compat/__init__.py - qemu.machine.QEMUMachine on top of qmachine
 #
 # Copyright 2026 The qmachine authors
 #
@@ -47,8 +47,21 @@ Differences, all deliberate and small:
 - The ``-add-fd`` options that ``add_fd()`` puts into ``args`` are passed
   through the library (which hands QEMU exactly that descriptor and nothing
   else); other arguments are passed as they are.
-- Subclass hooks of the reference (``_pre_launch``, ``_post_launch``,
-  ``_base_args``...) do not exist: the library builds the command line.
+- Subclass hooks: ``_pre_launch()`` runs before the command line is
+  built (a subclass may still append to ``_args`` there),
+  ``_post_launch()`` once QEMU is up and QMP connected, ``_post_shutdown()``
+  once QEMU is gone and after a failed launch; ``_base_args`` (empty here:
+  the library writes its own options) goes before ``args``. ``_popen`` is
+  not a ``subprocess.Popen`` but has what suites use of it (``pid``,
+  ``args``, ``returncode``, ``poll()``, ``wait()``, ``send_signal()``,
+  ``terminate()``, ``kill()``). ``_close_qemu_log_file()`` called while
+  launching (in ``_pre_launch``, as iotests' ``-p`` does) copies QEMU's
+  output to standard output at shutdown, since the library keeps the log.
+  The QMP plumbing hooks of the reference (``_qmp``, ``_sock_pair``...) do
+  not exist.
+
+``qmachine.compat.qtest`` has ``QEMUQtestMachine`` and ``QEMUQtestProtocol``
+(``qemu.machine.qtest``).
 """
 
 import io
@@ -57,7 +70,10 @@ import math
 import os
 import random
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from types import SimpleNamespace, TracebackType
@@ -73,7 +89,7 @@ from typing import (
     TypeVar,
 )
 
-from . import Gio, GLib, QMachine
+from .. import Gio, GLib, QMachine
 
 # qemu.qmp's own classes, when it is installed: ours derive from them, so
 # `except qemu.qmp.ExecuteError` (or QMPError) catches what we raise.  An
@@ -333,6 +349,12 @@ class QEMUMachine:
         self._console_socket: Optional[Any] = None
         self._console_file: Optional[Any] = None
         self._launched = False
+        # What the reference's subclasses touch: the process, the log.
+        self._popen: Optional[_Process] = None
+        self._qemu_log_path: Optional[str] = None
+        self._qemu_log_file: Optional[Any] = None
+        self._launching = False
+        self._log_to_stdout = False
         # add_fd's descriptors, by the option string it put into args.
         self._fds: Dict[str, Tuple[int, int, str, str]] = {}
         # A descriptor from send_fd_scm, waiting for the next command.
@@ -501,17 +523,12 @@ class QEMUMachine:
         self._iolog = None
         self._dispatch()
         self._vm = None
-        vm = None
+        self._popen = None
+        self._log_to_stdout = False
         try:
-            vm = self._new_machine()
-            self._vm = vm
-            vm.launch()
+            self._launch()
         except GLib.Error as err:
-            if vm is not None:
-                self._iolog = vm.get_log()
-            self._cleanup_files()
-            self._pending_fds = None
-            self._dispatch()
+            self._abort_launch()
             if _is(err, _MACHINE_ERROR, QMachine.MachineError.ALREADY_LAUNCHED):
                 raise QEMUMachineError('VM already launched') from err
             if _is(err, _MACHINE_ERROR, QMachine.MachineError.ADD_DEVICE):
@@ -523,11 +540,82 @@ class QEMUMachine:
                 command=' '.join(self._qemu_full_args),
                 output=self._iolog,
             ) from cause
+        except Exception as exc:
+            # From a subclass's hook, as the reference reports it.
+            self._abort_launch()
+            raise VMLaunchFailure(
+                exitcode=self.exitcode(),
+                command=' '.join(self._qemu_full_args),
+                output=self._iolog,
+            ) from exc
         except BaseException:
-            self._cleanup_files()
+            self._abort_launch()
             raise
+
+    def _launch(self) -> None:
+        """Runs the hooks around the library's launch."""
+        self._launching = True
+        try:
+            self._pre_launch()
+            vm = self._new_machine()
+            self._vm = vm
+            vm.launch()
+        finally:
+            self._launching = False
+        self._popen = _Process(self, vm)
         self._launched = True
         LOG.debug('VM launch command: %r', ' '.join(self._qemu_full_args))
+        self._post_launch()
+
+    def _abort_launch(self) -> None:
+        """Cleans up after a failed launch (QEMU killed if it runs)."""
+        if self._launched and self._vm is not None:
+            try:
+                self._vm.shutdown(hard=True, timeout=30)
+            except GLib.Error:
+                pass
+        self._post_shutdown()
+
+    def _pre_launch(self) -> None:
+        """A hook run at launch before the command line is built; a
+        subclass may add to ``_args`` here (call the base first)."""
+        self._qemu_log_path = os.path.join(self.log_dir, self._name + '.log')
+
+    def _post_launch(self) -> None:
+        """A hook run once QEMU is up and QMP negotiated."""
+
+    def _close_qemu_log_file(self) -> None:
+        """Called while launching (from ``_pre_launch``), QEMU's output is
+        written to standard output at shutdown as well as kept in the log;
+        called at any other time, it does nothing."""
+        if self._launching:
+            self._log_to_stdout = True
+        self._qemu_log_file = None
+
+    @property
+    def _base_args(self) -> List[str]:
+        """Options a subclass puts before ``args`` (the library writes the
+        monitor, console and display options itself)."""
+        return []
+
+    @property
+    def _subp(self) -> '_Process':
+        if self._popen is None:
+            raise QEMUMachineError('Subprocess pipe not present')
+        return self._popen
+
+    @staticmethod
+    def _remove_if_exists(path: str) -> None:
+        """Removes *path*, which may not exist."""
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+    def _configure_machine(self, vm: QMachine.Machine) -> None:
+        """A hook for subclasses here: the library machine of this launch,
+        configured, before it launches (``QEMUQtestMachine`` adds its qtest
+        channel)."""
 
     def shutdown(self,
                  hard: bool = False,
@@ -801,7 +889,8 @@ class QEMUMachine:
         # The arguments in order; add_fd's options go through the library,
         # which passes the descriptor and writes the same option.
         pending: List[str] = []
-        args = [os.fspath(arg) for arg in self._args]
+        args = [os.fspath(arg)
+                for arg in list(self._base_args) + list(self._args)]
         i = 0
         while i < len(args):
             if (args[i] == '-add-fd' and i + 1 < len(args) and
@@ -817,6 +906,7 @@ class QEMUMachine:
             i += 1
         if pending:
             vm.add_args(pending)
+        self._configure_machine(vm)
         return vm
 
     def _qmp_machine(self) -> QMachine.Machine:
@@ -915,11 +1005,18 @@ class QEMUMachine:
 
     def _post_shutdown(self) -> None:
         """Cleanup once QEMU is gone (the library has reaped it and removed
-        its own files)."""
+        its own files), also after a failed launch.  A subclass's override
+        calls this first."""
         self._early_cleanup()
-        assert self._vm is not None
-        self._iolog = self._vm.get_log()
+        if self._vm is not None:
+            self._iolog = self._vm.get_log()
         self._pending_fds = None
+        self._close_qemu_log_file()
+        if self._log_to_stdout and self._iolog:
+            sys.stdout.write(self._iolog)
+            sys.stdout.flush()
+        self._log_to_stdout = False
+        self._qemu_log_path = None
         self._cleanup_files()
         self._launched = False
         self._dispatch()
@@ -934,6 +1031,80 @@ def _seconds_to_msec(seconds: Optional[float]) -> int:
     if seconds == 0:
         return 0
     return min(max(1, math.ceil(seconds * 1000)), 2 ** 31 - 1)
+
+
+# --------------------------------------------------------------------------
+# The process, as much of subprocess.Popen as suites use of ``_popen``
+
+
+class _Process:
+    """QEMU's process of one launch: ``pid``, ``args``, ``returncode``,
+    ``poll()``, ``wait()``, ``send_signal()``, ``terminate()``, ``kill()``.
+
+    The library owns the process (it reaps it and cleans up); this object
+    only looks at it, and signals it while it runs.  It stays valid after
+    shutdown, with the exit status, as the reference's ``_popen`` does.
+    """
+
+    def __init__(self, owner: 'QEMUMachine', vm: QMachine.Machine):
+        self._owner = owner
+        self._vm = vm
+        self.pid: int = vm.get_pid()
+        self.args: List[str] = list(vm.get_full_args())
+
+    def _running(self) -> bool:
+        self._owner._dispatch()
+        return bool(self._vm.is_running())
+
+    @property
+    def returncode(self) -> Optional[int]:
+        """The exit status (negative: the signal), or None while running."""
+        if self._running():
+            return None
+        code = self._vm.exit_code
+        return None if code is None else int(code)
+
+    def poll(self) -> Optional[int]:
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Waits for QEMU to exit (it is not asked to);
+        ``subprocess.TimeoutExpired`` after *timeout* seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        context = self._owner._context
+        woken: List[bool] = []
+
+        def wake(*_args: Any) -> bool:
+            woken.append(True)
+            return False
+
+        exited = self._vm.connect('exited', wake)
+        timer = None
+        if timeout is not None:
+            timer = GLib.timeout_source_new(max(0, int(timeout * 1000)))
+            timer.set_callback(wake)
+            timer.attach(context)
+        try:
+            while self._running():
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0)
+                context.iteration(True)
+        finally:
+            if timer is not None:
+                timer.destroy()
+            self._vm.disconnect(exited)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Signals QEMU if it still runs."""
+        if self._running():
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------
