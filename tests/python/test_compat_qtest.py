@@ -148,9 +148,23 @@ def test_protocol_on_a_socket():
     qtest = QEMUQtestProtocol(sock=ours)
     qtest.settimeout(10)
     qtest.connect()
-    theirs.sendall(b'OK 0x1\n')
+    received = []
+
+    def peer():
+        # Answers once the command is in (a reply nobody asked for yet
+        # would be a protocol error).
+        line = b''
+        while not line.endswith(b'\n'):
+            line += theirs.recv(100)
+        received.append(line)
+        theirs.sendall(b'OK 0x1\n')
+
+    import threading
+    thread = threading.Thread(target=peer)
+    thread.start()
     assert qtest.cmd('inb 0x80') == 'OK 0x1\n'
-    assert theirs.recv(100) == b'inb 0x80\n'
+    thread.join()
+    assert received == [b'inb 0x80\n']
     theirs.close()
     with pytest.raises(ConnectionError):
         qtest.cmd('inb 0x80')
