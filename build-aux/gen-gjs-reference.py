@@ -228,7 +228,7 @@ def c_link(ns, cls, fn):
         return f'[ctor@{ns}.{cls}.{fn.name}]'
     if cls is None:
         return f'[func@{ns}.{fn.name}]'
-    return f'[type_func@{ns}.{cls}.{fn.name}]'
+    return f'[func@{ns}.{cls}.{fn.name}]'
 
 
 def callable_entry(ns, cls, fn, finish, target):
@@ -511,10 +511,22 @@ def main():
     for c in classes:
         lines += class_section(ns, c)
 
+    # The quark functions are documented with their error domains (C has
+    # no page of their own for them): link there instead.
+    C_ID = '{http://www.gtk.org/introspection/c/1.0}identifier'
+    quark_domains = {}
+    for e in namespace.findall(CORE + 'enumeration'):
+        for f in e.findall(CORE + 'function'):
+            quark_domains[f.get(C_ID)] = e.get('name')
     lines += ['## Functions', '']
     for e in namespace.findall(CORE + 'function'):
         fn = Callable(ns, e, 'function')
-        lines += callable_entry(ns, None, fn, None, ns)
+        entry = callable_entry(ns, None, fn, None, ns)
+        domain = quark_domains.get(e.get(C_ID))
+        if domain is not None:
+            entry[-2] = entry[-2].replace(f'[func@{ns}.{fn.name}]',
+                                          f'the error domain [error@{ns}.{domain}]')
+        lines += entry
 
     lines += ['## Enumerations and flags', '']
     for e in namespace.findall(CORE + 'enumeration') + namespace.findall(CORE + 'bitfield'):

@@ -87,11 +87,14 @@ def gi_signature(info):
 
 
 def c_link(cls_name, info):
+    # PyGObject appends `_` to names that are Python keywords (`in_`); the
+    # C reference has the GIR's name.
+    name = info.get_name_unescaped()
     if info.is_constructor():
-        return f'[ctor@{NS}.{cls_name}.{info.get_name()}]'
+        return f'[ctor@{NS}.{cls_name}.{name}]'
     if info.is_method():
-        return f'[method@{NS}.{cls_name}.{info.get_name()}]'
-    return f'[type_func@{NS}.{cls_name}.{info.get_name()}]'
+        return f'[method@{NS}.{cls_name}.{name}]'
+    return f'[func@{NS}.{cls_name}.{name}]'
 
 
 def type_name(type_info):
@@ -238,7 +241,8 @@ def exception_section(qmachine):
            '| Class | Bases |', '| --- | --- |']
     classes = [getattr(qmachine, n) for n in qmachine._ERRORS]
     for c in classes:
-        bases = ', '.join(f'`{b.__module__}.{b.__qualname__}`'.replace('`builtins.', '`')
+        bases = ', '.join('`GLib.Error`' if b is qmachine.GLib.Error else
+                          f'`{b.__module__}.{b.__qualname__}`'.replace('`builtins.', '`')
                           for b in c.__bases__)
         out.append(f'| `qmachine.{c.__name__}` | {bases} |')
     out.append('')
@@ -324,9 +328,27 @@ both layers.
 '''
 
 
+NO_PYGOBJECT = '''\
+Title: Python reference
+SPDX-License-Identifier: LGPL-2.1-or-later
+
+# Python reference
+
+This reference is generated from the Python override as Python imports
+it, and this build found no python3 with PyGObject: install Debian's
+`python3-gi` (or make a python3 that can `import gi` the first on `PATH`),
+reconfigure and rebuild. Meanwhile the typing stubs,
+`qmachine/python/qmachine/QMachine.pyi`, list the same API.
+'''
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--no-pygobject':
+        with open(sys.argv[2], 'w', encoding='utf-8') as f:
+            f.write(NO_PYGOBJECT)
+        return
     if len(sys.argv) != 2:
-        sys.exit('usage: gen-python-reference.py OUTPUT.md')
+        sys.exit('usage: gen-python-reference.py [--no-pygobject] OUTPUT.md')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         import qmachine

@@ -222,7 +222,7 @@ def c_link(gir, decl, kind, name):
     if kind == 'method' and name in t['method']:
         return f'[method@{ns}.{decl.name}.{name}]'
     if kind == 'method' and name in t['type_func']:
-        return f'[type_func@{ns}.{decl.name}.{name}]'
+        return f'[func@{ns}.{decl.name}.{name}]'
     if kind == 'constructor':
         # `Q.GuestAgent.for_address` is q_guest_agent_new_for_address
         cname = 'new' if name == decl.name else name.split('.', 1)[1]
@@ -230,7 +230,7 @@ def c_link(gir, decl, kind, name):
             if candidate in t['ctor']:
                 return f'[ctor@{ns}.{decl.name}.{candidate}]'
             if candidate in t['type_func']:
-                return f'[type_func@{ns}.{decl.name}.{candidate}]'
+                return f'[func@{ns}.{decl.name}.{candidate}]'
     if kind == 'property' and name in t['property']:
         return f"[property@{ns}.{decl.name}:{name.replace('_', '-')}]"
     if kind == 'signal' and name in t['signal']:
@@ -306,7 +306,8 @@ def main():
                 links = []
                 if vd:
                     links.append(f'[valadoc]({vd}/Q.{d.name}.html)')
-                if kind == 'static' and gir is not None:
+                # the quark functions are documented with their error domains
+                if kind == 'static' and gir is not None and not d.name.endswith('_error_quark'):
                     links.append(f"[func@{gir['ns']}.{d.name}]")
                 if links:
                     rows.append(f'- `Q.{d.name}`: ' + ', '.join(links))
