@@ -26,8 +26,8 @@ PACKAGES=(
   libglib2.0-dev libjson-glib-dev
   # introspection
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gir1.2-json-1.0
-  # documentation
-  gi-docgen
+  # documentation (valadoc: the Vala reference, with -Dvapi=true)
+  gi-docgen valadoc
   # QEMU for the tests and the demo
   qemu-system-x86
   # bindings tests: Vala, GJS, Python (PyGObject from Debian, not pip)
