@@ -48,6 +48,7 @@ OTHERS = [
     ('`GSocketAddress`', '[class@Gio.SocketAddress]'),
     ('`GDataInputStream`', '[class@Gio.DataInputStream]'),
     ('`g_subprocess_wait()`', '[method@Gio.Subprocess.wait]'),
+    ('`g_main_context_push_thread_default()`', '[method@GLib.MainContext.push_thread_default]'),
 ]
 GLIB_ERROR_DOMAIN = '{http://www.gtk.org/introspection/glib/1.0}error-domain'
 
