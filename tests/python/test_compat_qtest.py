@@ -100,8 +100,8 @@ def _qemu_by_hand(qtest_option, log):
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
 
-def test_protocol_connects_to_a_listening_qemu(tmp_path):
-    path = str(tmp_path / 'qtest.sock')
+def test_protocol_connects_to_a_listening_qemu(tmp_path, sock_dir):
+    path = str(sock_dir / 'qtest.sock')
     with open(tmp_path / 'qemu.log', 'wb') as log:
         qemu = _qemu_by_hand(f'unix:path={path},server=on,wait=off', log)
     try:
@@ -121,10 +121,10 @@ def test_protocol_connects_to_a_listening_qemu(tmp_path):
         qemu.wait()
 
 
-def test_protocol_as_server_accepts_qemu(tmp_path):
+def test_protocol_as_server_accepts_qemu(tmp_path, sock_dir):
     # QEMU 7.2's QEMUQtestMachine way: the protocol listens, QEMU connects
     # (-qtest unix:path=...), positional (address, server).
-    path = str(tmp_path / 'qtest.sock')
+    path = str(sock_dir / 'qtest.sock')
     qtest = QEMUQtestProtocol(path, True)
     qtest.settimeout(20)
     with open(tmp_path / 'qemu.log', 'wb') as log:
@@ -241,12 +241,13 @@ def test_hook_failure_is_a_launch_failure(tmp_path):
     assert vm._popen is not None and vm._popen.returncode is not None
 
 
-def _run_shim(script, tmp_path, extra_path=()):
+def _run_shim(script, tmp_path, extra_path=(), sock_dir=None):
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([SHIM, *extra_path])
     env['PYTHONWARNINGS'] = 'default'
     env['QEMU_BINARY'] = qemu_binary_path()
     env['TMP_PATH'] = str(tmp_path)
+    env['SOCK_DIR'] = str(sock_dir or tmp_path)
     return subprocess.run([sys.executable, '-W', 'default', '-c',
                            textwrap.dedent(script)],
                           env=env, capture_output=True, text=True,
@@ -316,7 +317,7 @@ def test_shim_script(tmp_path):
     assert proc.stderr == ''
 
 
-def test_shim_legacy_monitor(tmp_path):
+def test_shim_legacy_monitor(tmp_path, sock_dir):
     # qemu.qmp.legacy's QEMUMonitorProtocol (the fallback) in server mode,
     # as iotests' QemuStorageDaemon uses it, against a QEMU by hand.
     proc = _run_shim('''
@@ -324,7 +325,7 @@ def test_shim_legacy_monitor(tmp_path):
         from qemu.qmp.legacy import QEMUMonitorProtocol
         from qemu.qmp import ExecuteError
 
-        path = os.path.join(os.environ['TMP_PATH'], 'qmp.sock')
+        path = os.path.join(os.environ['SOCK_DIR'], 'qmp.sock')
         qmp = QEMUMonitorProtocol(path, server=True)
         qemu = subprocess.Popen(
             [os.environ['QEMU_BINARY'], '-machine', 'pc', '-accel', 'tcg',
@@ -344,7 +345,7 @@ def test_shim_legacy_monitor(tmp_path):
         qmp.cmd('quit')
         print(qemu.wait(20))
         qmp.close()
-    ''', tmp_path)
+    ''', tmp_path, sock_dir=sock_dir)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "['capabilities', 'version']", 'prelaunch', 'CommandNotFound',

@@ -126,9 +126,9 @@ def run_tool(*args, **kwargs):
                           text=True, timeout=30, **kwargs)
 
 
-def test_tool_json_arguments_errors(tmp_path):
+def test_tool_json_arguments_errors(sock_dir):
     # JSON arguments are checked before connecting: no monitor needed.
-    sock = str(tmp_path / 'qmp.sock')
+    sock = str(sock_dir / 'qmp.sock')
 
     # `{"path": "/machine"}` unquoted: the shell splits it (and drops the
     # double quotes).
