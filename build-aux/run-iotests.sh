@@ -16,9 +16,12 @@
 #
 # Other options:
 #   --list FILE        the tests to run, one "FMT TEST" a line, '#' starts a
-#                      comment (default: tests/iotests/list.txt). FMT:TEST
-#                      arguments replace the list (e.g. qcow2:030 raw:tests/
-#                      migrate-bitmaps-test).
+#                      comment (default: tests/iotests/list.txt). FMT is an
+#                      image format (check's -qcow2, -raw, ...), optionally
+#                      with a protocol: raw/nbd is `check -raw -nbd`. TEST
+#                      is a number or a name from tests/qemu-iotests/tests/.
+#                      FMT:TEST arguments replace the list (e.g. qcow2:030
+#                      raw/nbd:147 qcow2:migrate-bitmaps-test).
 #   --work-dir DIR     where the wrapper, firmware, fake build tree and
 #                      scratch directories go (default: a new directory in
 #                      ${TMPDIR:-/tmp}, removed at the end unless --keep or a
@@ -58,7 +61,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcroot=$(dirname "$here")
 
 info() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit "${2:-1}"; }
+die() { printf '%s: error: %s\n' "$PROG" "$1" >&2; exit "${2:-1}"; }
 skip() { printf '%s: SKIP: %s\n' "$PROG" "$*" >&2; exit 77; }
 
 impl=reference
@@ -115,7 +118,9 @@ else
     line=${line%%#*}
     read -r fmt name extra <<<"$line" || true
     [ -n "${fmt:-}" ] || continue
-    [ -n "${name:-}" ] && [ -z "${extra:-}" ] || die "$list: bad line '$line' (want: FMT TEST)" 2
+    if [ -z "${name:-}" ] || [ -n "${extra:-}" ]; then
+      die "$list: bad line '$line' (want: FMT TEST)" 2
+    fi
     tests+=("$fmt $name")
   done <"$list"
 fi
@@ -129,7 +134,9 @@ iotests_src=$qemu_src/tests/qemu-iotests
 find_prog() { # VAR default-name
   local v=${!1:-}
   [ -n "$v" ] || v=$(command -v "$2" 2>/dev/null) || v=
-  [ -n "$v" ] && [ -x "$v" ] || skip "$2 not found (set $1; Debian: $3)"
+  if [ -z "$v" ] || [ ! -x "$v" ]; then
+    skip "$2 not found (set $1; Debian: $3)"
+  fi
   printf '%s\n' "$v"
 }
 real_qemu=$(find_prog QMACHINE_IOTESTS_QEMU qemu-system-x86_64 qemu-system-x86)
@@ -148,6 +155,7 @@ else
   work=$(cd "$work" && pwd)
 fi
 any_failed=false
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if $made_work && ! $keep && ! $any_failed; then
     rm -rf "$work"
@@ -242,15 +250,18 @@ n_pass=0 n_fail=0 n_skip=0
 failed=()
 t_start=$EPOCHREALTIME
 for t in "${tests[@]}"; do
-  read -r fmt name <<<"$t"
+  read -r fmtproto name <<<"$t"
+  fmt=${fmtproto%%/*}
+  check_args=("-$fmt")
+  case "$fmtproto" in */*) check_args+=("-${fmtproto#*/}") ;; esac
   base=${name##*/}
-  tdir=$scratch/$fmt-$base
+  tdir=$scratch/${fmtproto//\//-}-$base
   mkdir -p "$tdir"
   log=$tdir/check.log
   t0=$EPOCHREALTIME
   rc=0
   (cd "$build_iotests" &&
-     TEST_DIR=$tdir timeout -k 10 "$timeout_s" ./check -tap "-$fmt" "$name") \
+     TEST_DIR=$tdir timeout -k 10 "$timeout_s" ./check -tap "${check_args[@]}" "$name") \
      >"$log" 2>&1 || rc=$?
   secs=$(elapsed "$t0" 1)
   if grep -qx "ok $fmt $base # SKIP" "$log"; then
@@ -267,10 +278,10 @@ for t in "${tests[@]}"; do
       *) why="check exit status $rc" ;;
     esac
     n_fail=$((n_fail + 1))
-    failed+=("$fmt:$name")
+    failed+=("$fmtproto:$name")
     any_failed=true
   fi
-  printf '%-4s %-6s %-36s %6ss%s\n' "$status" "$fmt" "$name" "$secs" "${why:+  ($why)}"
+  printf '%-4s %-7s %-36s %6ss%s\n' "$status" "$fmtproto" "$name" "$secs" "${why:+  ($why)}"
   if [ $status = FAIL ] || $verbose; then
     sed 's/^/    | /' "$log"
     if [ $status = FAIL ] && [ -f "$tdir/$base.out.bad" ]; then
