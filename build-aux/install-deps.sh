@@ -40,6 +40,10 @@ PACKAGES=(
   busybox-static cpio gzip
   # the man page check (man --warnings, lexgrog)
   man-db
+  # QEMU's own iotests (build-aux/run-iotests.sh): qemu-img, qemu-io,
+  # qemu-nbd; dpkg-source for fetching QEMU's source (only recommended by
+  # meson, so not otherwise installed with --no-install-recommends)
+  qemu-utils dpkg-dev
   # the GTK 4 viewer example and its test under Xvfb (-Dexamples=true)
   libgtk-4-dev libvte-2.91-gtk4-dev xvfb xauth
 )
