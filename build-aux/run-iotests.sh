@@ -12,9 +12,17 @@
 # qemu.qmp / qemu.utils chosen by --impl:
 #
 #   --impl reference   QEMU's own python/ from the same source (the default)
-#   --impl qmachine    qmachine's compat package first (TODO: exits 77)
+#   --impl qmachine    qmachine: qemu.machine is qmachine.compat (through
+#                      the shim in qmachine/python/shim/qemu), run from the
+#                      build tree given by --build-dir (default: _build);
+#                      qemu.qmp and qemu.utils come from QEMU's python/ in
+#                      the same source (the shim delegates to it), unless
+#                      --qmp fallback, which uses the shim's own fallbacks
 #
 # Other options:
+#   --build-dir DIR    qmachine's meson build tree (--impl qmachine): its
+#                      qmachine/ has the library and QMachine-1.0.typelib
+#   --qmp qemu|fallback  --impl qmachine: where qemu.qmp/qemu.utils come from
 #   --list FILE        the tests to run, one "FMT TEST" a line, '#' starts a
 #                      comment (default: tests/iotests/list.txt). FMT is an
 #                      image format (check's -qcow2, -raw, ...), optionally
@@ -65,6 +73,9 @@ die() { printf '%s: error: %s\n' "$PROG" "$1" >&2; exit "${2:-1}"; }
 skip() { printf '%s: SKIP: %s\n' "$PROG" "$*" >&2; exit 77; }
 
 impl=reference
+build_dir=
+qmp_src=qemu
+python=${QMACHINE_IOTESTS_PYTHON:-/usr/bin/python3}
 list=$srcroot/tests/iotests/list.txt
 work=
 keep=false
@@ -76,6 +87,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --impl) [ $# -ge 2 ] || die "--impl needs an argument" 2; impl=$2; shift 2 ;;
     --impl=*) impl=${1#--impl=}; shift ;;
+    --build-dir) [ $# -ge 2 ] || die "--build-dir needs an argument" 2; build_dir=$2; shift 2 ;;
+    --build-dir=*) build_dir=${1#--build-dir=}; shift ;;
+    --qmp) [ $# -ge 2 ] || die "--qmp needs an argument" 2; qmp_src=$2; shift 2 ;;
+    --qmp=*) qmp_src=${1#--qmp=}; shift ;;
     --list) [ $# -ge 2 ] || die "--list needs an argument" 2; list=$2; shift 2 ;;
     --list=*) list=${1#--list=}; shift ;;
     --work-dir) [ $# -ge 2 ] || die "--work-dir needs an argument" 2; work=$2; shift 2 ;;
@@ -90,23 +105,24 @@ while [ $# -gt 0 ]; do
     *) die "a test is FMT:TEST, e.g. qcow2:030 (got '$1')" 2 ;;
   esac
 done
+case "$qmp_src" in qemu|fallback) ;; *) die "--qmp is qemu or fallback" 2 ;; esac
 case "$timeout_s" in ''|*[!0-9]*) die "--timeout wants whole seconds" 2 ;; esac
 
 case "$impl" in
-  reference) ;;
-  qmachine)
-    # TODO(qmachine impl): iotests import qemu.machine (QEMUMachine,
-    # qtest.QEMUQtestMachine), qemu.qmp (QMPError, the legacy QEMUMonitorProtocol
-    # via qemu.qmp.legacy) and qemu.utils. check's testenv.py builds
-    # PYTHONPATH as "<iotests source dir>:<iotests dir>/../../python:$PYTHONPATH",
-    # so the reference python/ beside the iotests always comes before
-    # anything put in PYTHONPATH here. To put qmachine first, copy
-    # tests/qemu-iotests (small) into WORK/src/tests/qemu-iotests instead of
-    # symlinking check, and make WORK/src/python a tree whose qemu/machine,
-    # qemu/qmp and qemu/utils are qmachine's compat modules.
-    skip "--impl qmachine is not implemented yet (see the TODO in $0)" ;;
+  reference|qmachine) ;;
   *) die "--impl is reference or qmachine, not '$impl'" 2 ;;
 esac
+if [ "$impl" = qmachine ]; then
+  # The build tree's library and typelib; /usr/bin/python3 (Debian's, with
+  # PyGObject) runs check, since testenv.py runs Python tests with
+  # sys.executable.
+  [ -n "$build_dir" ] || build_dir=$srcroot/_build
+  [ -f "$build_dir/qmachine/QMachine-1.0.typelib" ] ||
+    skip "no QMachine typelib in $build_dir/qmachine (give --build-dir; meson setup with -Dintrospection=enabled)"
+  build_dir=$(cd "$build_dir" && pwd)
+  "$python" -c 'import gi' 2>/dev/null ||
+    skip "$python has no PyGObject (set QMACHINE_IOTESTS_PYTHON)"
+fi
 
 # --- the tests ---------------------------------------------------------------
 tests=()
@@ -226,20 +242,55 @@ chmod +x "$wrapper"
 # The fake build tree: only check, as a symlink (see the header).
 build_iotests=$work/build/tests/qemu-iotests
 mkdir -p "$build_iotests"
-ln -sfn "$iotests_src/check" "$build_iotests/check"
+check_src=$iotests_src
+run_check=(./check)
+if [ "$impl" = qmachine ]; then
+  # testenv.py puts the iotests directory and ../../python beside it first
+  # on PYTHONPATH: a copy of tests/qemu-iotests whose ../../python holds
+  # qmachine's shim as qemu/ (qemu.machine is qmachine.compat).
+  rm -rf "$work/src"
+  mkdir -p "$work/src/tests" "$work/src/python"
+  cp -a "$iotests_src" "$work/src/tests/qemu-iotests"
+  ln -sfn "$srcroot/qmachine/python/shim/qemu" "$work/src/python/qemu"
+  check_src=$work/src/tests/qemu-iotests
+  run_check=("$python" ./check)
+  export GI_TYPELIB_PATH=$build_dir/qmachine${GI_TYPELIB_PATH:+:$GI_TYPELIB_PATH}
+  export LD_LIBRARY_PATH=$build_dir/qmachine${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+ln -sfn "$check_src/check" "$build_iotests/check"
 
 scratch=$work/scratch
 rm -rf "$scratch"
 mkdir -p "$scratch"
 
 export QEMU_PROG=$wrapper QEMU_IMG_PROG QEMU_IO_PROG QEMU_NBD_PROG QSD_PROG
-export PYTHONPATH=$qemu_src/python${PYTHONPATH:+:$PYTHONPATH}
+if [ "$impl" = reference ] || [ "$qmp_src" = qemu ]; then
+  # The reference package; with --impl qmachine it comes after the shim
+  # (testenv.py puts WORK/src/python first), which takes only qemu.machine.
+  export PYTHONPATH=$qemu_src/python${PYTHONPATH:+:$PYTHONPATH}
+fi
+if [ "$impl" = qmachine ]; then
+  # qmachine itself (the package and the gi override beside it).
+  export PYTHONPATH=$srcroot/qmachine/python${PYTHONPATH:+:$PYTHONPATH}
+fi
 export PYTHONDONTWRITEBYTECODE=1   # keep the cached source tree clean
 unset SOCK_DIR                     # check makes a short one in /tmp (socket paths)
 
+if [ "$impl" = qmachine ]; then
+  # What the tests will import, with testenv.py's PYTHONPATH: qemu.machine
+  # must be qmachine's.
+  got=$(cd "$check_src" && PYTHONPATH=$check_src:$work/src/python:$PYTHONPATH \
+        "$python" -c 'import qemu.machine.qtest as q, qemu.qmp as p
+print(q.QEMUQtestMachine.__module__, p.__file__)') ||
+    die "qemu.machine does not import from $work/src/python"
+  case "$got" in
+    qmachine.compat*) info "qemu.machine: $got" ;;
+    *) die "qemu.machine is not qmachine's: $got" ;;
+  esac
+fi
 info "qemu source: $qemu_src"
 info "qemu: $("$real_qemu" --version | head -n 1) (through $wrapper)"
-info "impl: $impl (PYTHONPATH=$PYTHONPATH)"
+info "impl: $impl (PYTHONPATH=${PYTHONPATH:-})${build_dir:+ build $build_dir, qemu.qmp from $qmp_src, $python}"
 info "running ${#tests[@]} tests; work directory $work"
 
 # --- run ---------------------------------------------------------------------
@@ -261,7 +312,7 @@ for t in "${tests[@]}"; do
   t0=$EPOCHREALTIME
   rc=0
   (cd "$build_iotests" &&
-     TEST_DIR=$tdir timeout -k 10 "$timeout_s" ./check -tap "${check_args[@]}" "$name") \
+     TEST_DIR=$tdir timeout -k 10 "$timeout_s" "${run_check[@]}" -tap "${check_args[@]}" "$name") \
      >"$log" 2>&1 || rc=$?
   secs=$(elapsed "$t0" 1)
   if grep -qx "ok $fmt $base # SKIP" "$log"; then

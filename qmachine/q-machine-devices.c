@@ -324,6 +324,29 @@ q_machine_add_qtest (QMachine *self)
 }
 
 /**
+ * q_machine_set_qtest_log:
+ * @self: a `QMachine`
+ * @enabled: whether qtest's log goes to QEMU's log
+ *
+ * With @enabled, the qtest channel of [method@QMachine.Machine.add_qtest]
+ * gets no `-qtest-log /dev/null`, so QEMU logs the channel (`[I +T]
+ * OPENED`, every command and reply, `[I +T] CLOSED`) to its stderr, that
+ * is, to the machine's log, as QEMU's own Python qtest machine has it.
+ * The default is %FALSE: the log holds only what QEMU itself reports.
+ * Call before launch; it takes effect at the next launch.
+ *
+ * Since: 1.0
+ */
+void
+q_machine_set_qtest_log (QMachine *self,
+                         gboolean  enabled)
+{
+  g_return_if_fail (Q_IS_MACHINE (self));
+
+  self->qtest_log = !!enabled;
+}
+
+/**
  * q_machine_get_qtest_client:
  * @self: a `QMachine`
  *

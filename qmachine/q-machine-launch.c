@@ -640,14 +640,18 @@ machine_build_argv (QMachine *self,
   if (self->qtest_set)
     {
       /* QEMU 7.2's -qtest finds its chardev by the id "qtest" only. Its
-       * log of every command would go to stderr, QEMU's log. */
+       * log of every command goes to stderr, QEMU's log, unless
+       * -qtest-log /dev/null (q_machine_set_qtest_log). */
       g_ptr_array_add (argv, g_strdup ("-chardev"));
       g_ptr_array_add (argv, g_strdup_printf ("socket,id=" Q_QTEST_DEVICE_ID ",fd=%d",
                                               run ? run->qtest_target : 6));
       g_ptr_array_add (argv, g_strdup ("-qtest"));
       g_ptr_array_add (argv, g_strdup ("chardev:" Q_QTEST_DEVICE_ID));
-      g_ptr_array_add (argv, g_strdup ("-qtest-log"));
-      g_ptr_array_add (argv, g_strdup ("/dev/null"));
+      if (!self->qtest_log)
+        {
+          g_ptr_array_add (argv, g_strdup ("-qtest-log"));
+          g_ptr_array_add (argv, g_strdup ("/dev/null"));
+        }
       if (run != NULL && run->qtest_accel)
         {
           g_ptr_array_add (argv, g_strdup ("-accel"));

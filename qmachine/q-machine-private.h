@@ -157,6 +157,7 @@ struct _QMachine
   gboolean         agent_set;
   QGuestAgentPort  agent_port;
   gboolean         qtest_set;
+  gboolean         qtest_log;        /* qtest's log to QEMU's log */
 
   /* Runtime state: the machine mutex (never held while calling out). */
   GMutex           mutex;

@@ -284,6 +284,9 @@ QGuestAgent         *q_machine_dup_guest_agent    (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 void                 q_machine_add_qtest          (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
+void                 q_machine_set_qtest_log      (QMachine              *self,
+                                                   gboolean               enabled);
+QMACHINE_AVAILABLE_IN_ALL
 QQtestClient        *q_machine_get_qtest_client   (QMachine              *self);
 QMACHINE_AVAILABLE_IN_ALL
 QQtestClient        *q_machine_dup_qtest_client   (QMachine              *self);

@@ -65,7 +65,7 @@ REFERENCE_SIGNATURES = {
     '__init__': '(self, binary, args=(), wrapper=(), name=None, '
                 "base_temp_dir='/var/tmp', monitor_address=None, "
                 'drain_console=False, console_log=None, log_dir=None, '
-                'qmp_timer=30)',
+                'qmp_timer=30, sock_dir=None)',
     'add_monitor_null': '(self)',
     'add_fd': "(self, fd, fdset, opaque, opts='')",
     'send_fd_scm': '(self, fd=None, file_path=None)',
@@ -79,6 +79,7 @@ REFERENCE_SIGNATURES = {
     'set_qmp_monitor': '(self, enabled=True)',
     'qmp': '(self, cmd, args_dict=None, conv_keys=None, **args)',
     'cmd': '(self, cmd, args_dict=None, conv_keys=None, **args)',
+    'command': '(self, cmd, conv_keys=True, **args)',  # QEMU 7.2's cmd
     'get_qmp_event': '(self, wait=False)',
     'get_qmp_events': '(self, wait=False)',
     'event_match': '(event, match)',
@@ -105,7 +106,7 @@ def test_signature_matches_the_reference(name):
 
 
 @pytest.mark.parametrize('name', ['console_socket', 'console_file', 'temp_dir',
-                                  'log_dir', 'args', 'binary'])
+                                  'log_dir', 'args', 'binary', 'sock_dir'])
 def test_properties_exist(name):
     assert isinstance(inspect.getattr_static(QEMUMachine, name), property)
 
@@ -841,3 +842,22 @@ def test_exceptions_with_qemu_qmp(qemu_binary, tmp_path, base):
         env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == 'caught: The command no-such-command has not been found\n'
+
+
+def test_qemu_7_2_command_and_sock_dir(new_vm, base, tmp_path):
+    """QEMU 7.2's spellings that its iotests use: command() (later cmd())
+    and the sock_dir argument and property."""
+    vm = new_vm(sock_dir=str(tmp_path))
+    assert vm.sock_dir == str(tmp_path)
+    vm.launch()
+    assert 'status' in vm.command('query-status')
+    # conv_keys as the second positional argument, as in QEMU 7.2.
+    assert vm.command('qom-list', False, path='/machine') is not None
+    with pytest.raises(ExecuteError):
+        vm.command('no-such-command')
+    vm.shutdown()
+    # Without sock_dir: the temporary directory.
+    other = new_vm()
+    other.launch()
+    assert other.sock_dir == other.temp_dir
+    other.shutdown()

@@ -383,3 +383,20 @@ def test_shim_delegates_to_real_packages(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == 'ok\n'
     assert proc.stderr == ''
+
+
+def test_qtest_log_in_get_log(tmp_path):
+    """As the reference (QEMU logs the qtest channel to stderr), the log
+    has the channel's OPENED, commands and CLOSED: iotests strip them
+    (041's test_with_other_parents_after_mirror_start)."""
+    vm = QEMUQtestMachine(qemu_binary_path(), ARGS,
+                          base_temp_dir=str(tmp_path))
+    with vm:
+        vm.launch()
+        assert vm.qtest('outb 0x80 0x1') == 'OK\n'
+    log = vm.get_log()
+    assert log is not None
+    lines = log.splitlines()
+    assert lines[0].startswith('[I ') and lines[0].endswith('] OPENED')
+    assert any(line.endswith('outb 0x80 0x1') for line in lines)
+    assert lines[-1].startswith('[I +') and lines[-1].endswith('] CLOSED')

@@ -311,7 +311,8 @@ class QEMUMachine:
                  drain_console: bool = False,
                  console_log: Optional[str] = None,
                  log_dir: Optional[str] = None,
-                 qmp_timer: Optional[float] = 30):
+                 qmp_timer: Optional[float] = 30,
+                 sock_dir: Optional[str] = None):
         """
         :param binary: path to the qemu binary
         :param args: list of extra arguments
@@ -325,6 +326,9 @@ class QEMUMachine:
         :param log_dir: where to create and keep log files
         :param qmp_timer: seconds to wait for QMP at launch and for each
             command reply; ``None`` waits forever
+        :param sock_dir: QEMU 7.2's directory for socket files (default:
+            the temporary directory); accepted and kept for ``sock_dir``,
+            not needed (QMP and the console use socketpairs)
         """
         # pylint: disable=too-many-arguments
         self._binary = binary
@@ -336,6 +340,7 @@ class QEMUMachine:
         self._base_temp_dir = base_temp_dir
         self._log_dir = log_dir
         self._monitor_address = monitor_address
+        self._sock_dir = sock_dir
 
         self._console_log_path = console_log
         self._drain_console = True if console_log else drain_console
@@ -468,6 +473,14 @@ class QEMUMachine:
             self._temp_dir = tempfile.mkdtemp(prefix="qemu-machine-",
                                               dir=self._base_temp_dir)
         return self._temp_dir
+
+    @property
+    def sock_dir(self) -> str:
+        """QEMU 7.2's directory for socket files (*sock_dir*, or the
+        temporary directory)."""
+        if self._sock_dir:
+            return self._sock_dir
+        return self.temp_dir
 
     @property
     def log_dir(self) -> str:
@@ -716,6 +729,12 @@ class QEMUMachine:
                 sent['arguments'] = qmp_args
             raise ExecuteError(response['error'], sent, response)
         return response.get('return')
+
+    def command(self, cmd: str, conv_keys: bool = True,
+                **args: Any) -> Any:
+        """QEMU 7.2's name for :meth:`cmd` (later QEMU renamed it): the
+        command's return value, or ExecuteError."""
+        return self.cmd(cmd, conv_keys=conv_keys, **args)
 
     # Events ----------------------------------------------------------------
 

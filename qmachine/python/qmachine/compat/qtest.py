@@ -252,15 +252,16 @@ class QEMUQtestMachine(QEMUMachine):
         if name is None:
             name = "qemu-%d" % os.getpid()
         super().__init__(binary, args, wrapper=wrapper, name=name,
-                         base_temp_dir=base_temp_dir, qmp_timer=qmp_timer)
-        # QEMU 7.2's sock_dir: kept, not needed (the channel is a
-        # socketpair).
-        self._sock_dir = sock_dir or base_temp_dir
+                         base_temp_dir=base_temp_dir, qmp_timer=qmp_timer,
+                         sock_dir=sock_dir or base_temp_dir)
         self._qtest: Optional[QEMUQtestProtocol] = None
 
     def _configure_machine(self, vm: QMachine.Machine) -> None:
         super()._configure_machine(vm)
         vm.add_qtest()
+        # As the reference: qtest's log (OPENED, commands, CLOSED) goes to
+        # QEMU's stderr, so get_log() has it (iotests strip it, e.g. 041).
+        vm.set_qtest_log(True)
 
     def _post_launch(self) -> None:
         super()._post_launch()
