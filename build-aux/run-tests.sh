@@ -10,7 +10,8 @@
 # the API reference (so g-ir-scanner and gi-docgen warnings fail too), then
 # runs `meson test --print-errorlogs`: the unit, qemu, guest, bindings,
 # python and docs suites, then an install into a temporary DESTDIR
-# (build-aux/test-install.sh), then the soak (`--setup soak --suite slow`).
+# (build-aux/test-install.sh), then the soak (`--setup soak --suite slow`)
+# and QEMU's own iotests on the reference and on qmachine (`--suite iotests`).
 # Extra arguments go to `meson setup` (e.g. -Dguest_tests=false).
 #
 # A plain `meson setup` builds no guest (it would download packages);
@@ -21,6 +22,7 @@
 #   QMACHINE_SKIP_DEPS=1     do not run build-aux/install-deps.sh
 #   QMACHINE_TEST_ARGS       extra arguments for `meson test` (word-split)
 #   QMACHINE_SKIP_SOAK=1     leave out the soak
+#   QMACHINE_SKIP_IOTESTS=1  leave out QEMU's iotests (about five minutes)
 #
 # Exits non-zero when anything fails.
 
@@ -54,4 +56,10 @@ meson test -C "$BUILDDIR" --print-errorlogs "${test_args[@]}"
 ./build-aux/test-install.sh "$BUILDDIR"
 if [ "${QMACHINE_SKIP_SOAK:-0}" != 1 ]; then
   meson test -C "$BUILDDIR" --print-errorlogs --setup soak --suite slow "${test_args[@]}"
+fi
+# QEMU's own Python iotests, unchanged, with QEMU's python package and with
+# qmachine's compat layer in its place (tests/iotests/README.md; they fetch
+# Debian's QEMU source into a cache and skip without a network).
+if [ "${QMACHINE_SKIP_IOTESTS:-0}" != 1 ]; then
+  meson test -C "$BUILDDIR" --print-errorlogs --setup iotests --suite iotests "${test_args[@]}"
 fi
