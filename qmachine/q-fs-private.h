@@ -60,8 +60,8 @@ int       q_fs_open_anonymous_file  (const char   *dir,
                                      const char   *what,
                                      GError      **error);
 
-/* Makes a new directory PREFIX-XXXXXX (random) with mode 0700 in the safe
- * directory @base; returns its path. */
+/* Makes a new directory named @prefix, a dash and six random letters or
+ * digits, with mode 0700 in the safe directory @base; returns its path. */
 char     *q_fs_make_temp_dir        (const char   *base,
                                      const char   *prefix,
                                      GError      **error);

@@ -1251,10 +1251,10 @@ q_guest_agent_copy_from_guest (QGuestAgent   *self,
  * only this user (or root) can change, or a sticky one such as `/tmp`;
  * otherwise the copy fails with `G_IO_ERROR_PERMISSION_DENIED`. The data
  * goes to a new file, created there under a temporary name
- * (`.qmachine-copy-XXXXXX`) with mode 0600, written on a thread, never in
- * the caller's main context, and synced to disk; only when the whole file
- * was read does it get @mode and take the destination's name, in one
- * rename. Whatever was at @destination is replaced, never written
+ * (`.qmachine-copy-` and six random characters) with mode 0600, written
+ * on a thread, never in the caller's main context, and synced to disk;
+ * only when the whole file was read does it get @mode and take the
+ * destination's name, in one rename. Whatever was at @destination is replaced, never written
  * through: a symbolic link there is replaced by the copy and its target
  * is left alone.
  *
